@@ -1,0 +1,61 @@
+package io.imskms.hsm;
+
+import java.util.List;
+
+/**
+ * The one door through which the KMS uses its HSM.
+ *
+ * <p>Security guarantees: no method returns the plaintext value of a secret key. Long-term keys are
+ * generated inside the token (CKA_SENSITIVE=true, CKA_EXTRACTABLE=false, CKA_TOKEN=true) and are
+ * only ever named by label and version. Per-request keys are session objects created inside an
+ * {@link HsmSession} and destroyed when it closes; they leave the HSM only through
+ * {@link HsmSession#wrapKey}. Every template sets CKA_SENSITIVE and every usage flag explicitly
+ * and restricts CKA_ALLOWED_MECHANISMS to the key's purpose.
+ *
+ * <p>Availability: an operation that fails because the token is gone, the module was finalized or
+ * the session broke throws {@link HsmUnavailableException}; the adapter re-initialises the module,
+ * logs in again, re-finds its long-term keys and checks their key check values, without a JVM
+ * restart. Session references from before a re-initialisation are refused.
+ */
+public interface Hsm extends AutoCloseable {
+
+  /**
+   * Borrows a PKCS#11 session for one unit of work (typically one request). Waits at most the
+   * configured borrow timeout. The returned session must be used by one thread at a time and
+   * closed by the thread that opened it (try-with-resources).
+   */
+  HsmSession openSession() throws HsmException;
+
+  /** Resolves a long-term token key by label and version; its spec is read from the token. */
+  KeyRef findKey(String label, int version) throws HsmException;
+
+  /**
+   * Generates a long-term key inside the token (CKA_TOKEN=true, sensitive, never extractable,
+   * local). Long-term keys are DERIVE roots (AES) or MAC keys; other usages are derived per
+   * request. Refuses a label and version that already exist.
+   */
+  LongTermKeyInfo generateLongTermKey(String label, int version, KeySpec spec) throws HsmException;
+
+  /** Every long-term key of this KMS in the token, with its key check value. */
+  List<LongTermKeyInfo> listLongTermKeys() throws HsmException;
+
+  /** What the token offers, detected at start-up. */
+  HsmCapabilities capabilities();
+
+  /** Readiness, module generation and counters; never blocks on the token. */
+  HsmStatus status();
+
+  /**
+   * Recycles the module: waits for sessions in flight to close, then C_Finalize, C_Initialize,
+   * login, re-find keys (checking key check values) and resume. Returns releases SoftHSM2's native
+   * memory held for destroyed session objects. Callers waiting in {@link #openSession} are delayed,
+   * not failed.
+   */
+  void recycle() throws HsmException;
+
+  /** Counts live session objects in the token (C_FindObjects with CKA_TOKEN=false; O(n)). */
+  long countSessionObjects() throws HsmException;
+
+  @Override
+  void close();
+}

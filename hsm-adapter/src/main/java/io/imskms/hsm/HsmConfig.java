@@ -1,0 +1,169 @@
+package io.imskms.hsm;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * How to reach the token. The PIN comes from a file or the environment, is held as a char array
+ * and never printed ({@link #toString()} omits it).
+ */
+public final class HsmConfig {
+  private final Path modulePath;
+  private final String tokenLabel;
+  private final char[] userPin;
+  private final int poolSize;
+  private final Duration borrowTimeout;
+  private final long recycleAfterObjects;
+  private final Duration recoveryInterval;
+  private final boolean deriveTemplateSupported;
+  private final Map<String, String> expectedKcvs;
+
+  private HsmConfig(Builder b) {
+    this.modulePath = Objects.requireNonNull(b.modulePath, "modulePath");
+    this.tokenLabel = Objects.requireNonNull(b.tokenLabel, "tokenLabel");
+    this.userPin = Objects.requireNonNull(b.userPin, "userPin").clone();
+    if (b.poolSize < 1) {
+      throw new IllegalArgumentException("poolSize must be at least 1");
+    }
+    this.poolSize = b.poolSize;
+    this.borrowTimeout = b.borrowTimeout;
+    this.recycleAfterObjects = b.recycleAfterObjects;
+    this.recoveryInterval = b.recoveryInterval;
+    this.deriveTemplateSupported = b.deriveTemplateSupported;
+    this.expectedKcvs = Map.copyOf(b.expectedKcvs);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Reads a PIN from a file (first line, trimmed). The file should be mode 0600. */
+  public static char[] readPinFile(Path file) throws IOException {
+    byte[] raw = Files.readAllBytes(file);
+    try {
+      String s = new String(raw, StandardCharsets.UTF_8).strip();
+      if (s.isEmpty()) {
+        throw new IOException("PIN file " + file + " is empty");
+      }
+      return s.toCharArray();
+    } finally {
+      Arrays.fill(raw, (byte) 0);
+    }
+  }
+
+  public Path modulePath() {
+    return modulePath;
+  }
+
+  public String tokenLabel() {
+    return tokenLabel;
+  }
+
+  char[] userPin() {
+    return userPin.clone();
+  }
+
+  public int poolSize() {
+    return poolSize;
+  }
+
+  public Duration borrowTimeout() {
+    return borrowTimeout;
+  }
+
+  /** Recycle the module after this many session objects were created; 0 disables. */
+  public long recycleAfterObjects() {
+    return recycleAfterObjects;
+  }
+
+  /** Minimum time between two recovery attempts while the token is unavailable. */
+  public Duration recoveryInterval() {
+    return recoveryInterval;
+  }
+
+  /** Whether derive templates carry CKA_DERIVE_TEMPLATE (real HSMs; SoftHSM2 aborts on it). */
+  public boolean deriveTemplateSupported() {
+    return deriveTemplateSupported;
+  }
+
+  /** Key check values recorded when the keys were made, by "label#vN"; checked at every login. */
+  public Map<String, String> expectedKcvs() {
+    return expectedKcvs;
+  }
+
+  @Override
+  public String toString() {
+    return "HsmConfig[module=" + modulePath + ", token=" + tokenLabel + ", pool=" + poolSize
+        + ", borrowTimeout=" + borrowTimeout + ", recycleAfterObjects=" + recycleAfterObjects
+        + ", pin=<redacted>]";
+  }
+
+  /** Builder with the defaults of the embedded SoftHSM2 set-up. */
+  public static final class Builder {
+    private Path modulePath = Path.of("/usr/lib/softhsm/libsofthsm2.so");
+    private String tokenLabel = "ims-kms";
+    private char[] userPin;
+    private int poolSize = 2;
+    private Duration borrowTimeout = Duration.ofSeconds(2);
+    private long recycleAfterObjects = 0;
+    private Duration recoveryInterval = Duration.ofMillis(500);
+    private boolean deriveTemplateSupported = false;
+    private Map<String, String> expectedKcvs = Map.of();
+
+    public Builder modulePath(Path v) {
+      modulePath = v;
+      return this;
+    }
+
+    public Builder tokenLabel(String v) {
+      tokenLabel = v;
+      return this;
+    }
+
+    /** The user PIN; the builder keeps a copy, the caller should wipe its own array. */
+    public Builder userPin(char[] v) {
+      userPin = v.clone();
+      return this;
+    }
+
+    public Builder poolSize(int v) {
+      poolSize = v;
+      return this;
+    }
+
+    public Builder borrowTimeout(Duration v) {
+      borrowTimeout = v;
+      return this;
+    }
+
+    public Builder recycleAfterObjects(long v) {
+      recycleAfterObjects = v;
+      return this;
+    }
+
+    public Builder recoveryInterval(Duration v) {
+      recoveryInterval = v;
+      return this;
+    }
+
+    public Builder deriveTemplateSupported(boolean v) {
+      deriveTemplateSupported = v;
+      return this;
+    }
+
+    public Builder expectedKcvs(Map<String, String> v) {
+      expectedKcvs = v;
+      return this;
+    }
+
+    public HsmConfig build() {
+      return new HsmConfig(this);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+package io.imskms.hsm;
+
+/**
+ * One borrowed PKCS#11 session: the unit of work against the HSM. Keys created through it are
+ * session objects that are destroyed at the latest when it closes. Not thread-safe: one thread at
+ * a time, and {@link #close()} on the thread that opened it.
+ */
+public interface HsmSession extends AutoCloseable {
+
+  /**
+   * Derives a new session key inside the HSM (C_DeriveKey) from {@code base}, which must allow
+   * {@link KeyUsage#DERIVE}. The KDF is fixed and portable so a software peer can reproduce it:
+   * {@code out = first L bytes of AES-ECB(base, SHA-256(context))}, i.e. each 16-byte output block
+   * is AES of one half of the context hash, so every output byte depends on the whole context
+   * (CKM_AES_ECB_ENCRYPT_DATA). L is the output algorithm's key length (16 or 32).
+   */
+  KeyRef deriveKey(KeyRef base, byte[] context, KeySpec spec) throws HsmException;
+
+  /** Wraps {@code key} (extractable, 16/24/32 bytes) under {@code kek} (C_WrapKey). */
+  byte[] wrapKey(KeyRef kek, KeyRef key, WrapMode mode) throws HsmException;
+
+  /**
+   * Unwraps a blob into a new session key (C_UnwrapKey). A blob that was not made with this KEK
+   * (or was altered) fails with {@link HsmIntegrityException}.
+   */
+  KeyRef unwrapKey(KeyRef kek, byte[] wrapped, WrapMode mode, KeySpec spec) throws HsmException;
+
+  /** AES-GCM encryption with a 12-byte IV and a 16-byte tag; returns ciphertext || tag. */
+  byte[] encryptGcm(KeyRef key, byte[] iv, byte[] aad, byte[] plaintext) throws HsmException;
+
+  /**
+   * AES-GCM decryption with a 12-byte IV and a 16-byte tag. A wrong tag fails with
+   * {@link HsmIntegrityException}.
+   */
+  byte[] decryptGcm(KeyRef key, byte[] iv, byte[] aad, byte[] ciphertextAndTag)
+      throws HsmException;
+
+  /** HMAC-SHA-256 (HMAC keys) or AES-CMAC (AES keys) of {@code data}; full-length tag. */
+  byte[] sign(KeyRef key, byte[] data) throws HsmException;
+
+  /** Verifies a full-length tag inside the HSM (C_Verify); a mismatch throws INTEGRITY. */
+  void verify(KeyRef key, byte[] data, byte[] tag) throws HsmException;
+
+  /** Random bytes from the token's generator (C_GenerateRandom). */
+  byte[] random(int length) throws HsmException;
+
+  /** Destroys a session key now rather than at {@link #close()}. */
+  void destroy(KeyRef sessionKey) throws HsmException;
+
+  /** Destroys every session key created here and returns the PKCS#11 session to the pool. */
+  @Override
+  void close();
+}

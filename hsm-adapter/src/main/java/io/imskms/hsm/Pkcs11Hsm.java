@@ -1,0 +1,714 @@
+package io.imskms.hsm;
+
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.*;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xipki.pkcs11.wrapper.AttributeVector;
+import org.xipki.pkcs11.wrapper.Mechanism;
+import org.xipki.pkcs11.wrapper.PKCS11Exception;
+import org.xipki.pkcs11.wrapper.PKCS11Module;
+import org.xipki.pkcs11.wrapper.Session;
+import org.xipki.pkcs11.wrapper.Slot;
+import org.xipki.pkcs11.wrapper.Token;
+import org.xipki.pkcs11.wrapper.TokenException;
+import org.xipki.pkcs11.wrapper.TokenInfo;
+import org.xipki.pkcs11.wrapper.params.KEY_DERIVATION_STRING_DATA;
+
+/**
+ * The PKCS#11 implementation of {@link Hsm} over the IAIK/xipki wrapper.
+ *
+ * <p>Concurrency: a fair read/write gate. Every {@link HsmSession} holds the read side for its
+ * lifetime; re-initialisation (recovery after a fault, or a recycle that returns SoftHSM2's leaked
+ * native memory) takes the write side, so it waits for sessions in flight to finish and makes new
+ * ones wait, within their borrow deadline, instead of failing them.
+ */
+public final class Pkcs11Hsm implements Hsm {
+  private static final Logger LOG = LoggerFactory.getLogger(Pkcs11Hsm.class);
+  private static final Pattern LABEL = Pattern.compile("[a-z0-9][a-z0-9._-]{0,47}");
+  private static final String VERSION_SEP = "#v";
+  static final byte[] KCV_CONTEXT = "imskms-kcv-v1".getBytes(StandardCharsets.US_ASCII);
+  private static final KeySpec KCV_KEY = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN);
+  private static final long[] REQUIRED_MECHANISMS = {
+    CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_KEY_WRAP,
+    CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM, CKM_SHA256_HMAC, CKM_AES_CMAC
+  };
+
+  private final HsmConfig cfg;
+  private final PKCS11Module module;
+  private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock(true);
+  private final ScheduledExecutorService maintenance;
+  private final AtomicBoolean recoveryQueued = new AtomicBoolean();
+  private final AtomicBoolean recycleQueued = new AtomicBoolean();
+  /** Long-term keys this process has used, with the KCV seen first; re-checked after re-init. */
+  private final Map<String, LongTermKeyInfo> catalog = new ConcurrentHashMap<>();
+  private final AtomicLong generations = new AtomicLong();
+  private final AtomicLong recycles = new AtomicLong();
+  private final AtomicLong recoveries = new AtomicLong();
+  private volatile Generation gen;
+  private volatile HsmCapabilities capabilities;
+  private volatile String lastError;
+  private volatile boolean closed;
+
+  private Pkcs11Hsm(HsmConfig cfg, PKCS11Module module) {
+    this.cfg = cfg;
+    this.module = module;
+    this.maintenance = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "hsm-maintenance");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Initialises the module, finds the token by label, checks its mechanisms, logs in, opens the
+   * session pool and verifies the configured key check values.
+   */
+  public static Pkcs11Hsm open(HsmConfig cfg) throws HsmException {
+    Pkcs11Hsm hsm = new Pkcs11Hsm(cfg, Pkcs11Modules.get(cfg.modulePath()));
+    hsm.gate.writeLock().lock();
+    try {
+      hsm.gen = hsm.start(true);
+    } catch (HsmException | RuntimeException e) {
+      hsm.maintenance.shutdownNow();
+      hsm.finalizeQuietly();
+      throw e;
+    } finally {
+      hsm.gate.writeLock().unlock();
+    }
+    return hsm;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private Generation start(boolean firstStart) throws HsmException {
+    try {
+      module.initialize();
+    } catch (PKCS11Exception e) {
+      if (e.getErrorCode() != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        throw new HsmUnavailableException("C_Initialize failed", e.getErrorCode(), e);
+      }
+    }
+    Token token = findToken(firstStart);
+    checkMechanisms(token);
+    Session admin = null;
+    try {
+      admin = token.openSession(true);
+      try {
+        admin.login(CKU_USER, cfg.userPin());
+      } catch (PKCS11Exception e) {
+        if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
+          throw Ckr.translate(Ckr.Op.LOGIN, "token '" + cfg.tokenLabel() + "'", e);
+        }
+      }
+      Generation g = new Generation(generations.incrementAndGet(), token, admin, cfg.poolSize());
+      for (int i = 0; i < cfg.poolSize(); i++) {
+        g.idle.add(token.openSession(true));
+      }
+      refindKeys(g);
+      lastError = null;
+      LOG.info("HSM ready: token '{}', generation {}, {} sessions, {} long-term keys checked",
+          cfg.tokenLabel(), g.number, cfg.poolSize(), catalog.size());
+      return g;
+    } catch (PKCS11Exception e) {
+      finalizeQuietly();
+      throw Ckr.translate(Ckr.Op.SESSION, "token '" + cfg.tokenLabel() + "'", e);
+    } catch (HsmException | RuntimeException e) {
+      finalizeQuietly();
+      throw e;
+    }
+  }
+
+  private Token findToken(boolean firstStart) throws HsmException {
+    try {
+      for (Slot slot : module.getSlotList(true)) {
+        Token t = slot.getToken();
+        TokenInfo info = t.getTokenInfo();
+        if (cfg.tokenLabel().equals(info.getLabel().trim())) {
+          if (capabilities == null) {
+            long[] mechs = t.getMechanismList();
+            boolean sp800 = Arrays.stream(mechs).anyMatch(m -> m == CKM_SP800_108_COUNTER_KDF);
+            capabilities = new HsmCapabilities(info.getLabel().trim(),
+                info.getManufacturerID().trim(), info.getModel().trim(), sp800, false,
+                "AES-ECB-ENCRYPT-DATA over SHA-256(context)");
+            if (sp800) {
+              LOG.info("token offers CKM_SP800_108_COUNTER_KDF, but ipkcs11wrapper 1.0.9 has no"
+                  + " binding for its parameters; using the portable AES-ECB KDF");
+            }
+          }
+          return t;
+        }
+      }
+    } catch (PKCS11Exception e) {
+      throw Ckr.translate(Ckr.Op.SESSION, "listing slots", e);
+    }
+    String msg = "no token labelled '" + cfg.tokenLabel() + "' in " + cfg.modulePath()
+        + " (SOFTHSM2_CONF=" + System.getenv("SOFTHSM2_CONF") + ")";
+    if (firstStart) {
+      throw new HsmMisconfigurationException(msg + "; create it with: bin/kms setup-token");
+    }
+    throw new HsmUnavailableException(msg);
+  }
+
+  private void checkMechanisms(Token token) throws HsmException {
+    long[] offered = token.getMechanismList();
+    for (long m : REQUIRED_MECHANISMS) {
+      if (Arrays.stream(offered).noneMatch(o -> o == m)) {
+        throw new HsmMisconfigurationException("token '" + cfg.tokenLabel() + "' ("
+            + (capabilities == null ? "?" : capabilities.manufacturer() + " "
+                + capabilities.model()) + ") does not offer " + ckmCodeToName(m));
+      }
+    }
+  }
+
+  /** After (re)initialisation: find every known key again and check its key check value. */
+  private void refindKeys(Generation g) throws HsmException {
+    for (Map.Entry<String, String> e : cfg.expectedKcvs().entrySet()) {
+      int sep = e.getKey().lastIndexOf(VERSION_SEP);
+      if (sep < 0) {
+        throw new HsmMisconfigurationException("expected KCV entry '" + e.getKey()
+            + "' is not of the form label#vN");
+      }
+      String label = e.getKey().substring(0, sep);
+      int version = Integer.parseInt(e.getKey().substring(sep + VERSION_SEP.length()));
+      String kcv = loadKey(g, label, version).kcv();
+      if (!kcv.equalsIgnoreCase(e.getValue())) {
+        throw new HsmMisconfigurationException("key " + e.getKey() + " has key check value "
+            + kcv + ", but " + e.getValue() + " was recorded when it was made: wrong token?");
+      }
+    }
+    for (LongTermKeyInfo info : List.copyOf(catalog.values())) {
+      loadKey(g, info.label(), info.version());
+    }
+  }
+
+  private void finalizeQuietly() {
+    try {
+      module.finalize(null);
+    } catch (PKCS11Exception | RuntimeException e) {
+      LOG.debug("C_Finalize: {}", e.toString());
+    }
+  }
+
+  private void teardown(Generation g) {
+    if (g != null) {
+      g.broken = true;
+      for (Session s : g.idle) {
+        closeQuietly(s);
+      }
+      g.idle.clear();
+      closeQuietly(g.admin);
+    }
+    finalizeQuietly();
+  }
+
+  private static void closeQuietly(Session s) {
+    try {
+      s.closeSession();
+    } catch (PKCS11Exception | RuntimeException e) {
+      LOG.trace("C_CloseSession: {}", e.toString());
+    }
+  }
+
+  @Override
+  public void recycle() throws HsmException {
+    if (gate.getReadHoldCount() > 0) {
+      throw new HsmPolicyException("recycle called from inside an HsmSession");
+    }
+    reinitialise(false);
+  }
+
+  /** Quiesce, finalize, initialise, log in, re-find keys, resume. */
+  private void reinitialise(boolean recovery) throws HsmException {
+    gate.writeLock().lock();
+    try {
+      if (closed) {
+        throw new HsmUnavailableException("HSM adapter is closed");
+      }
+      Generation old = gen;
+      if (recovery && old != null && !old.broken) {
+        return; // someone else already recovered
+      }
+      gen = null;
+      long created = old == null ? 0 : old.objectsCreated.get();
+      teardown(old);
+      try {
+        gen = start(false);
+      } catch (HsmException e) {
+        lastError = e.getMessage();
+        throw e;
+      }
+      if (recovery) {
+        recoveries.incrementAndGet();
+        LOG.warn("HSM recovered: generation {} replaces {}", gen.number,
+            old == null ? "none" : old.number);
+      } else {
+        recycles.incrementAndGet();
+        LOG.info("HSM module recycled after {} session objects: generation {}", created,
+            gen.number);
+      }
+    } finally {
+      gate.writeLock().unlock();
+    }
+  }
+
+  /** Marks the generation broken and schedules a recovery; idempotent. */
+  void markBroken(Generation g, HsmException cause) {
+    if (g != gen) {
+      return; // not yet published (start-up or re-initialisation in progress) or already replaced
+    }
+    if (!g.broken) {
+      g.broken = true;
+      lastError = cause.getMessage();
+      LOG.warn("HSM generation {} marked unavailable: {}", g.number, cause.getMessage());
+    }
+    requestRecovery(0);
+  }
+
+  private void requestRecovery(long delayMillis) {
+    if (closed || !recoveryQueued.compareAndSet(false, true)) {
+      return;
+    }
+    maintenance.schedule(() -> {
+      recoveryQueued.set(false);
+      try {
+        reinitialise(true);
+      } catch (HsmException | RuntimeException e) {
+        LOG.warn("HSM recovery failed, retrying in {} ms: {}",
+            cfg.recoveryInterval().toMillis(), e.getMessage());
+        requestRecovery(cfg.recoveryInterval().toMillis());
+      }
+    }, delayMillis, TimeUnit.MILLISECONDS);
+  }
+
+  private void requestRecycle() {
+    if (closed || !recycleQueued.compareAndSet(false, true)) {
+      return;
+    }
+    maintenance.execute(() -> {
+      try {
+        Generation g = gen;
+        if (g != null && g.objectsCreated.get() >= cfg.recycleAfterObjects()) {
+          reinitialise(false);
+        }
+      } catch (HsmException | RuntimeException e) {
+        LOG.warn("HSM recycle failed: {}", e.getMessage());
+        requestRecovery(cfg.recoveryInterval().toMillis());
+      } finally {
+        recycleQueued.set(false);
+      }
+    });
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    maintenance.shutdownNow();
+    gate.writeLock().lock();
+    try {
+      Generation g = gen;
+      gen = null;
+      teardown(g);
+    } finally {
+      gate.writeLock().unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  @Override
+  public HsmSession openSession() throws HsmException {
+    if (gate.getReadHoldCount() > 0) {
+      throw new HsmPolicyException("an HsmSession is already open on this thread");
+    }
+    long timeoutNanos = cfg.borrowTimeout().toNanos();
+    long deadline = System.nanoTime() + timeoutNanos;
+    Generation g = null;
+    Session s = null;
+    try {
+      if (!gate.readLock().tryLock(timeoutNanos, TimeUnit.NANOSECONDS)) {
+        throw new HsmUnavailableException("HSM busy: re-initialisation did not finish within "
+            + cfg.borrowTimeout().toMillis() + " ms");
+      }
+      g = readyGeneration();
+      s = g.idle.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      if (s == null) {
+        throw new HsmUnavailableException("HSM saturated: all " + cfg.poolSize()
+            + " sessions busy for " + cfg.borrowTimeout().toMillis() + " ms");
+      }
+      g.inUse.incrementAndGet();
+      return new Pkcs11Session(this, g, s, cfg.deriveTemplateSupported());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw unlockAnd(new HsmUnavailableException("interrupted while waiting for an HSM session"));
+    } catch (HsmException e) {
+      throw unlockAnd(e);
+    } catch (RuntimeException e) {
+      throw unlockAnd(e);
+    }
+  }
+
+  private <E extends Exception> E unlockAnd(E e) {
+    if (gate.getReadHoldCount() > 0) {
+      gate.readLock().unlock();
+    }
+    return e;
+  }
+
+  private Generation readyGeneration() throws HsmException {
+    if (closed) {
+      throw new HsmUnavailableException("HSM adapter is closed");
+    }
+    Generation g = gen;
+    if (g == null || g.broken) {
+      requestRecovery(0);
+      throw new HsmUnavailableException("HSM unavailable"
+          + (lastError == null ? "" : ": " + lastError));
+    }
+    return g;
+  }
+
+  /** Called by {@link Pkcs11Session#close()} on the thread that opened it. */
+  void release(Generation g, Session s, boolean broken) {
+    try {
+      if (broken || g.broken) {
+        closeQuietly(s);
+        if (!g.broken) {
+          try {
+            g.idle.add(g.token.openSession(true));
+          } catch (PKCS11Exception e) {
+            markBroken(g, Ckr.translate(Ckr.Op.SESSION, "replacing a dropped session", e));
+          }
+        }
+      } else {
+        g.idle.add(s);
+      }
+    } finally {
+      g.inUse.decrementAndGet();
+      gate.readLock().unlock();
+    }
+    if (cfg.recycleAfterObjects() > 0 && g.objectsCreated.get() >= cfg.recycleAfterObjects()) {
+      requestRecycle();
+    }
+  }
+
+  // ---------------------------------------------------------------- long-term keys
+
+  static String id(String label, int version) {
+    return label + VERSION_SEP + version;
+  }
+
+  private static void checkName(String label, int version) throws HsmPolicyException {
+    if (label == null || !LABEL.matcher(label).matches()) {
+      throw new HsmPolicyException("key label must match " + LABEL.pattern());
+    }
+    if (version < 1 || version > 9999) {
+      throw new HsmPolicyException("key version must be 1..9999");
+    }
+  }
+
+  @Override
+  public KeyRef findKey(String label, int version) throws HsmException {
+    checkName(label, version);
+    return withReadGate(g -> loadKey(g, label, version).ref());
+  }
+
+  /** The long-term key's handle in generation g; finds and checks it on first use. */
+  long handleOf(Generation g, KeyRef ref) throws HsmException {
+    Long h = g.handles.get(id(ref.label(), ref.version()));
+    if (h != null) {
+      return h;
+    }
+    loadKey(g, ref.label(), ref.version());
+    return g.handles.get(id(ref.label(), ref.version()));
+  }
+
+  private LongTermKeyInfo loadKey(Generation g, String label, int version) throws HsmException {
+    String id = id(label, version);
+    synchronized (g.adminLock) {
+      LongTermKeyInfo known = catalog.get(id);
+      if (known != null && g.handles.containsKey(id)) {
+        return known;
+      }
+      long handle;
+      AttributeVector a;
+      try {
+        long[] found = g.admin.findObjectsSingle(new AttributeVector()
+            .class_(CKO_SECRET_KEY).token(true).label(id), 2);
+        if (found.length == 0) {
+          if (known != null) {
+            // A key this process used before is gone: the token was removed or replaced.
+            HsmUnavailableException e = new HsmUnavailableException("long-term key " + id
+                + " vanished from token '" + cfg.tokenLabel() + "'");
+            markBroken(g, e);
+            throw e;
+          }
+          throw new KeyNotFoundException("no key " + id + " in token '" + cfg.tokenLabel() + "'");
+        }
+        if (found.length > 1) {
+          throw new HsmMisconfigurationException("two keys labelled " + id + " in token '"
+              + cfg.tokenLabel() + "'");
+        }
+        handle = found[0];
+        a = g.admin.getAttrValues(handle, CKA_KEY_TYPE, CKA_VALUE_LEN, CKA_SENSITIVE,
+            CKA_EXTRACTABLE, CKA_DERIVE, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT,
+            CKA_WRAP, CKA_UNWRAP);
+      } catch (PKCS11Exception e) {
+        HsmException he = Ckr.translate(Ckr.Op.FIND, id, e);
+        if (he.isRetryable()) {
+          markBroken(g, he);
+        }
+        throw he;
+      }
+      if (!Boolean.TRUE.equals(a.sensitive()) || !Boolean.FALSE.equals(a.extractable())) {
+        throw new HsmPolicyException("long-term key " + id + " is not sensitive and"
+            + " non-extractable; refusing to use it");
+      }
+      KeySpec spec = specOf(id, a);
+      String kcv = computeKcv(g, g.admin, handle, spec);
+      if (known != null && !known.kcv().equals(kcv)) {
+        HsmMisconfigurationException e = new HsmMisconfigurationException("long-term key " + id
+            + " now has key check value " + kcv + " but had " + known.kcv()
+            + ": the token was replaced; refusing to use it");
+        g.broken = true;
+        lastError = e.getMessage();
+        throw e;
+      }
+      LongTermKeyInfo info = known != null ? known
+          : new LongTermKeyInfo(KeyRef.longTerm(label, version, spec), kcv);
+      catalog.put(id, info);
+      g.handles.put(id, handle);
+      return info;
+    }
+  }
+
+  private static KeySpec specOf(String id, AttributeVector a) throws HsmException {
+    KeyAlgorithm alg;
+    Long type = a.keyType();
+    Integer len = a.valueLen();
+    if (type != null && type == CKK_GENERIC_SECRET && len != null && len == 32) {
+      alg = KeyAlgorithm.HMAC_SHA256;
+    } else if (type != null && type == CKK_AES && len != null && (len == 16 || len == 32)) {
+      alg = len == 16 ? KeyAlgorithm.AES_128 : KeyAlgorithm.AES_256;
+    } else {
+      throw new HsmPolicyException("key " + id + " has an unsupported type or length");
+    }
+    List<KeyUsage> u = new ArrayList<>();
+    if (Boolean.TRUE.equals(a.derive())) {
+      u.add(KeyUsage.DERIVE);
+    }
+    if (Boolean.TRUE.equals(a.sign())) {
+      u.add(KeyUsage.SIGN);
+    }
+    if (Boolean.TRUE.equals(a.verify())) {
+      u.add(KeyUsage.VERIFY);
+    }
+    if (Boolean.TRUE.equals(a.encrypt()) || Boolean.TRUE.equals(a.decrypt())
+        || Boolean.TRUE.equals(a.wrap()) || Boolean.TRUE.equals(a.unwrap()) || u.isEmpty()) {
+      throw new HsmPolicyException("long-term key " + id + " grants usages outside its"
+          + " purpose (only DERIVE, or SIGN/VERIFY, are allowed for long-term keys)");
+    }
+    return KeySpec.of(alg, java.util.EnumSet.copyOf(u));
+  }
+
+  /**
+   * The key check value: 8 bytes, hex. DERIVE keys: HMAC-SHA-256 of a fixed string under a key
+   * derived from them with the KCV context; MAC keys: their MAC of the fixed string. No protocol
+   * context equals the KCV context, so the KCV reveals nothing that protects data.
+   */
+  private String computeKcv(Generation g, Session s, long handle, KeySpec spec)
+      throws HsmException {
+    try {
+      byte[] mac;
+      if (spec.allows(KeyUsage.DERIVE)) {
+        long derived = s.deriveKey(deriveMechanism(KCV_CONTEXT), handle,
+            Templates.sessionKey(KCV_KEY, false));
+        g.objectsCreated.incrementAndGet();
+        try {
+          mac = s.signSingle(new Mechanism(CKM_SHA256_HMAC), derived, KCV_CONTEXT);
+        } finally {
+          s.destroyObject(derived);
+        }
+      } else {
+        mac = s.signSingle(macMechanism(spec), handle, KCV_CONTEXT);
+      }
+      return HexFormat.of().formatHex(mac, 0, 8);
+    } catch (PKCS11Exception e) {
+      HsmException he = Ckr.translate(Ckr.Op.SIGN, "key check value", e);
+      if (he.isRetryable()) {
+        markBroken(g, he);
+      }
+      throw he;
+    }
+  }
+
+  static Mechanism deriveMechanism(byte[] context) {
+    return new Mechanism(CKM_AES_ECB_ENCRYPT_DATA, new KEY_DERIVATION_STRING_DATA(sha256(context)));
+  }
+
+  static Mechanism macMechanism(KeySpec spec) {
+    return new Mechanism(spec.algorithm().isAes() ? CKM_AES_CMAC : CKM_SHA256_HMAC);
+  }
+
+  static byte[] sha256(byte[] data) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(data);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 missing from the JDK", e);
+    }
+  }
+
+  @Override
+  public LongTermKeyInfo generateLongTermKey(String label, int version, KeySpec spec)
+      throws HsmException {
+    checkName(label, version);
+    boolean deriveRoot = spec.usages().equals(java.util.EnumSet.of(KeyUsage.DERIVE))
+        && spec.algorithm().isAes();
+    boolean macKey = !spec.allows(KeyUsage.DERIVE) && !spec.allows(KeyUsage.ENCRYPT)
+        && !spec.allows(KeyUsage.DECRYPT) && !spec.allows(KeyUsage.WRAP)
+        && !spec.allows(KeyUsage.UNWRAP);
+    if (spec.extractable() || !(deriveRoot || macKey) || spec.algorithm() == KeyAlgorithm.AES_192) {
+      throw new HsmPolicyException("long-term keys are non-extractable AES-128/256 DERIVE roots or"
+          + " MAC keys; got " + spec);
+    }
+    String id = id(label, version);
+    return withReadGate(g -> {
+      synchronized (g.adminLock) {
+        try {
+          if (g.admin.findObjectsSingle(new AttributeVector().class_(CKO_SECRET_KEY).token(true)
+              .label(id), 1).length > 0) {
+            throw new HsmPolicyException("key " + id + " already exists");
+          }
+          long mech = spec.algorithm().isAes() ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN;
+          long handle = g.admin.generateKey(new Mechanism(mech),
+              Templates.longTermKey(id, spec, cfg.deriveTemplateSupported()));
+          String kcv = computeKcv(g, g.admin, handle, spec);
+          LongTermKeyInfo info = new LongTermKeyInfo(KeyRef.longTerm(label, version, spec), kcv);
+          catalog.put(id, info);
+          g.handles.put(id, handle);
+          LOG.info("generated long-term key {} ({}), kcv {}", id, spec, kcv);
+          return info;
+        } catch (PKCS11Exception e) {
+          HsmException he = Ckr.translate(Ckr.Op.GENERATE, id, e);
+          if (he.isRetryable()) {
+            markBroken(g, he);
+          }
+          throw he;
+        }
+      }
+    });
+  }
+
+  @Override
+  public List<LongTermKeyInfo> listLongTermKeys() throws HsmException {
+    List<String> ids = withReadGate(g -> {
+      synchronized (g.adminLock) {
+        try {
+          List<String> out = new ArrayList<>();
+          for (long h : g.admin.findAllObjectsSingle(new AttributeVector()
+              .class_(CKO_SECRET_KEY).token(true))) {
+            String l = g.admin.getStringAttrValue(h, CKA_LABEL);
+            if (l != null && l.contains(VERSION_SEP)) {
+              out.add(l.trim());
+            }
+          }
+          return out;
+        } catch (PKCS11Exception e) {
+          throw Ckr.translate(Ckr.Op.FIND, "long-term keys", e);
+        }
+      }
+    });
+    List<LongTermKeyInfo> infos = new ArrayList<>();
+    for (String id : ids) {
+      int sep = id.lastIndexOf(VERSION_SEP);
+      try {
+        String label = id.substring(0, sep);
+        int version = Integer.parseInt(id.substring(sep + VERSION_SEP.length()));
+        infos.add(withReadGate(g -> loadKey(g, label, version)));
+      } catch (NumberFormatException e) {
+        LOG.debug("skipping token key with foreign label");
+      }
+    }
+    infos.sort((a, b) -> id(a.label(), a.version()).compareTo(id(b.label(), b.version())));
+    return infos;
+  }
+
+  @Override
+  public long countSessionObjects() throws HsmException {
+    return withReadGate(g -> {
+      synchronized (g.adminLock) {
+        try {
+          return (long) g.admin.findAllObjectsSingle(new AttributeVector().token(false)).length;
+        } catch (PKCS11Exception e) {
+          throw Ckr.translate(Ckr.Op.FIND, "session objects", e);
+        }
+      }
+    });
+  }
+
+  private interface GenerationTask<T> {
+    T run(Generation g) throws HsmException;
+  }
+
+  private <T> T withReadGate(GenerationTask<T> task) throws HsmException {
+    try {
+      if (!gate.readLock().tryLock(cfg.borrowTimeout().toNanos(), TimeUnit.NANOSECONDS)) {
+        throw new HsmUnavailableException("HSM busy: re-initialisation in progress");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HsmUnavailableException("interrupted while waiting for the HSM");
+    }
+    try {
+      return task.run(readyGeneration());
+    } catch (RuntimeException e) {
+      if (e.getCause() instanceof TokenException) {
+        throw new HsmUnavailableException("HSM error: " + e.getCause().getMessage(),
+            HsmException.NO_CKR, e);
+      }
+      throw e;
+    } finally {
+      gate.readLock().unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- status
+
+  @Override
+  public HsmCapabilities capabilities() {
+    return capabilities;
+  }
+
+  @Override
+  public HsmStatus status() {
+    Generation g = gen;
+    boolean ready = !closed && g != null && !g.broken;
+    return new HsmStatus(ready, g == null ? generations.get() : g.number, cfg.poolSize(),
+        g == null ? 0 : g.inUse.get(), g == null ? 0 : g.objectsCreated.get(), recycles.get(),
+        recoveries.get(), lastError);
+  }
+
+  @Override
+  public String toString() {
+    return "Pkcs11Hsm[" + cfg + "]";
+  }
+}

@@ -1,0 +1,258 @@
+package io.imskms.hsm;
+
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.xipki.pkcs11.wrapper.Mechanism;
+import org.xipki.pkcs11.wrapper.PKCS11Exception;
+import org.xipki.pkcs11.wrapper.Session;
+import org.xipki.pkcs11.wrapper.params.GCM_PARAMS;
+
+/** One borrowed PKCS#11 session; see {@link HsmSession}. */
+final class Pkcs11Session implements HsmSession {
+  static final int GCM_IV_BYTES = 12;
+  static final int GCM_TAG_BYTES = 16;
+  private static final int MAX_RANDOM = 1024;
+  private static final byte[] EMPTY = new byte[0];
+
+  private final Pkcs11Hsm hsm;
+  private final Generation g;
+  private final Session s;
+  private final boolean deriveTemplate;
+  /** Handles of the session objects this session created and has not destroyed yet. */
+  private final List<KeyRef> live = new ArrayList<>(4);
+  private boolean broken;
+  private boolean closed;
+
+  Pkcs11Session(Pkcs11Hsm hsm, Generation g, Session s, boolean deriveTemplate) {
+    this.hsm = hsm;
+    this.g = g;
+    this.s = s;
+    this.deriveTemplate = deriveTemplate;
+  }
+
+  @FunctionalInterface
+  private interface Call<T> {
+    T call() throws PKCS11Exception;
+  }
+
+  private <T> T run(Ckr.Op op, KeyRef key, Call<T> call) throws HsmException {
+    try {
+      return call.call();
+    } catch (PKCS11Exception e) {
+      HsmException he = Ckr.translate(op, key == null ? "" : key.toString(), e);
+      if (Ckr.meansTokenLost(e.getErrorCode())) {
+        broken = true;
+        hsm.markBroken(g, he);
+      }
+      throw he;
+    }
+  }
+
+  private void checkOpen() throws HsmException {
+    if (closed) {
+      throw new HsmPolicyException("HsmSession is closed");
+    }
+    if (g.broken) {
+      throw new HsmUnavailableException("HSM unavailable (module generation " + g.number
+          + " was lost)");
+    }
+  }
+
+  /** Checks the reference is usable here and for this purpose, and returns its handle. */
+  private long use(KeyRef key, KeyUsage usage) throws HsmException {
+    checkOpen();
+    if (!key.spec().allows(usage)) {
+      throw new HsmPolicyException(key + " does not allow " + usage);
+    }
+    if (key.kind() == KeyRef.Kind.SESSION) {
+      if (key.owner != this || key.generation != g.number || !live.contains(key)) {
+        throw new HsmPolicyException(key + " is stale: it belongs to another, closed or"
+            + " re-initialised HSM session");
+      }
+      return key.handle;
+    }
+    return hsm.handleOf(g, key);
+  }
+
+  private KeyRef track(long handle, String origin, KeySpec spec) {
+    g.objectsCreated.incrementAndGet();
+    KeyRef ref = KeyRef.session(origin, spec, g.number, handle, this);
+    live.add(ref);
+    return ref;
+  }
+
+  @Override
+  public KeyRef deriveKey(KeyRef base, byte[] context, KeySpec spec) throws HsmException {
+    long h = use(base, KeyUsage.DERIVE);
+    if (context == null || context.length == 0) {
+      throw new HsmPolicyException("a derivation needs a non-empty context");
+    }
+    if (spec.algorithm() == KeyAlgorithm.AES_192) {
+      throw new HsmPolicyException("derived keys are 128 or 256 bits");
+    }
+    long out = run(Ckr.Op.DERIVE, base, () -> s.deriveKey(Pkcs11Hsm.deriveMechanism(context), h,
+        Templates.sessionKey(spec, deriveTemplate)));
+    return track(out, "derived from " + base.label(), spec);
+  }
+
+  @Override
+  public byte[] wrapKey(KeyRef kek, KeyRef key, WrapMode mode) throws HsmException {
+    long kh = use(kek, KeyUsage.WRAP);
+    if (!key.spec().extractable()) {
+      throw new HsmPolicyException(key + " is not wrappable");
+    }
+    long th = key.kind() == KeyRef.Kind.SESSION ? sessionHandle(key) : hsm.handleOf(g, key);
+    return run(Ckr.Op.WRAP, kek, () -> s.wrapKey(wrapMechanism(mode), kh, th));
+  }
+
+  private long sessionHandle(KeyRef key) throws HsmException {
+    if (key.owner != this || key.generation != g.number || !live.contains(key)) {
+      throw new HsmPolicyException(key + " is stale: it belongs to another, closed or"
+          + " re-initialised HSM session");
+    }
+    return key.handle;
+  }
+
+  @Override
+  public KeyRef unwrapKey(KeyRef kek, byte[] wrapped, WrapMode mode, KeySpec spec)
+      throws HsmException {
+    long kh = use(kek, KeyUsage.UNWRAP);
+    if (wrapped == null || wrapped.length != spec.algorithm().lengthBytes() + 8) {
+      // KW and KWP of a 16/24/32-byte key are exactly 8 bytes longer than the key.
+      throw new HsmIntegrityException("wrapped key has the wrong length for " + spec);
+    }
+    long out = run(Ckr.Op.UNWRAP, kek, () -> s.unwrapKey(wrapMechanism(mode), kh, wrapped,
+        Templates.unwrappedKey(spec, deriveTemplate)));
+    return track(out, "unwrapped under " + kek.label(), spec);
+  }
+
+  static Mechanism wrapMechanism(WrapMode mode) {
+    return new Mechanism(mode == WrapMode.KW ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_PAD);
+  }
+
+  static Mechanism gcm(byte[] iv, byte[] aad) {
+    return new Mechanism(CKM_AES_GCM, new GCM_PARAMS(iv, aad == null ? EMPTY : aad,
+        GCM_TAG_BYTES * 8));
+  }
+
+  private static void checkIv(byte[] iv) throws HsmPolicyException {
+    if (iv == null || iv.length != GCM_IV_BYTES) {
+      throw new HsmPolicyException("AES-GCM IVs are 12 bytes");
+    }
+  }
+
+  @Override
+  public byte[] encryptGcm(KeyRef key, byte[] iv, byte[] aad, byte[] plaintext)
+      throws HsmException {
+    long h = use(key, KeyUsage.ENCRYPT);
+    checkIv(iv);
+    return run(Ckr.Op.ENCRYPT, key, () -> s.encryptSingle(gcm(iv, aad), h,
+        plaintext == null ? EMPTY : plaintext));
+  }
+
+  @Override
+  public byte[] decryptGcm(KeyRef key, byte[] iv, byte[] aad, byte[] ciphertextAndTag)
+      throws HsmException {
+    long h = use(key, KeyUsage.DECRYPT);
+    checkIv(iv);
+    if (ciphertextAndTag == null || ciphertextAndTag.length < GCM_TAG_BYTES) {
+      throw new HsmIntegrityException("AES-GCM ciphertext shorter than its tag");
+    }
+    return run(Ckr.Op.DECRYPT, key, () -> s.decryptSingle(gcm(iv, aad), h, ciphertextAndTag));
+  }
+
+  @Override
+  public byte[] sign(KeyRef key, byte[] data) throws HsmException {
+    long h = use(key, KeyUsage.SIGN);
+    return run(Ckr.Op.SIGN, key, () -> s.signSingle(Pkcs11Hsm.macMechanism(key.spec()), h,
+        data == null ? EMPTY : data));
+  }
+
+  @Override
+  public void verify(KeyRef key, byte[] data, byte[] tag) throws HsmException {
+    long h = use(key, KeyUsage.VERIFY);
+    int expected = key.spec().algorithm().isAes() ? 16 : 32;
+    if (tag == null || tag.length != expected) {
+      throw new HsmIntegrityException("MAC tag must be " + expected + " bytes");
+    }
+    run(Ckr.Op.VERIFY, key, () -> {
+      s.verifySingle(Pkcs11Hsm.macMechanism(key.spec()), h, data == null ? EMPTY : data, tag);
+      return null;
+    });
+  }
+
+  @Override
+  public byte[] random(int length) throws HsmException {
+    checkOpen();
+    if (length < 1 || length > MAX_RANDOM) {
+      throw new HsmPolicyException("random length must be 1.." + MAX_RANDOM);
+    }
+    return run(Ckr.Op.RANDOM, null, () -> s.generateRandom(length));
+  }
+
+  @Override
+  public void destroy(KeyRef sessionKey) throws HsmException {
+    checkOpen();
+    if (sessionKey.kind() != KeyRef.Kind.SESSION) {
+      throw new HsmPolicyException("long-term keys are not destroyed through a session");
+    }
+    long h = sessionHandle(sessionKey);
+    live.remove(sessionKey);
+    run(Ckr.Op.DESTROY, sessionKey, () -> {
+      s.destroyObject(h);
+      return null;
+    });
+  }
+
+  /**
+   * Imports a key in the clear as a session object. Only for the conformance self-test, which
+   * runs published test vectors through the token; the KMS itself never imports a clear key.
+   */
+  KeyRef importCleartextKeyForSelfTest(long keyType, byte[] value, KeySpec spec)
+      throws HsmException {
+    checkOpen();
+    long out = run(Ckr.Op.GENERATE, null,
+        () -> s.createObject(Templates.importedSessionKey(keyType, value, spec)));
+    return track(out, "self-test import", spec);
+  }
+
+  /** The raw session, for the side-by-side benchmark of direct wrapper calls only. */
+  Session rawSessionForBenchmark() {
+    return s;
+  }
+
+  /** The raw handle of a key, for the side-by-side benchmark of direct wrapper calls only. */
+  long rawHandleForBenchmark(KeyRef key) throws HsmException {
+    return key.kind() == KeyRef.Kind.SESSION ? sessionHandle(key) : hsm.handleOf(g, key);
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (KeyRef k : live) {
+      if (broken || g.broken) {
+        break; // the module is being re-initialised: C_Finalize destroys every session object
+      }
+      try {
+        s.destroyObject(k.handle);
+      } catch (PKCS11Exception e) {
+        if (Ckr.meansTokenLost(e.getErrorCode())) {
+          broken = true;
+          hsm.markBroken(g, Ckr.translate(Ckr.Op.DESTROY, k.toString(), e));
+        }
+      }
+    }
+    live.clear();
+    hsm.release(g, s, broken);
+  }
+
+  @Override
+  public String toString() {
+    return "HsmSession[generation " + g.number + ", " + live.size() + " live keys]";
+  }
+}

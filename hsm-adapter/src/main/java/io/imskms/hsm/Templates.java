@@ -1,0 +1,94 @@
+package io.imskms.hsm;
+
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.*;
+
+import java.util.Arrays;
+import java.util.Set;
+import org.xipki.pkcs11.wrapper.AttributeVector;
+
+/**
+ * Key templates. Every template sets CKA_SENSITIVE=true and every usage flag explicitly (SoftHSM2
+ * defaults CKA_SENSITIVE to false and grants every usage but derive) and restricts
+ * CKA_ALLOWED_MECHANISMS to the mechanisms of the key's usages.
+ */
+final class Templates {
+  private Templates() {}
+
+  static final long[] NO_MECHANISMS = new long[0];
+
+  static long keyType(KeyAlgorithm a) {
+    return a.isAes() ? CKK_AES : CKK_GENERIC_SECRET;
+  }
+
+  static long[] allowedMechanisms(KeySpec spec) {
+    Set<KeyUsage> u = spec.usages();
+    long[] m = new long[6];
+    int n = 0;
+    if (u.contains(KeyUsage.DERIVE)) {
+      m[n++] = CKM_AES_ECB_ENCRYPT_DATA;
+    }
+    if (u.contains(KeyUsage.WRAP) || u.contains(KeyUsage.UNWRAP)) {
+      m[n++] = CKM_AES_KEY_WRAP;
+      m[n++] = CKM_AES_KEY_WRAP_PAD;
+    }
+    if (u.contains(KeyUsage.ENCRYPT) || u.contains(KeyUsage.DECRYPT)) {
+      m[n++] = CKM_AES_GCM;
+    }
+    if (u.contains(KeyUsage.SIGN) || u.contains(KeyUsage.VERIFY)) {
+      m[n++] = spec.algorithm().isAes() ? CKM_AES_CMAC : CKM_SHA256_HMAC;
+    }
+    return Arrays.copyOf(m, n);
+  }
+
+  /** Attributes common to every key the adapter creates, without class/type/length. */
+  private static AttributeVector usageAttributes(AttributeVector t, KeySpec spec,
+      boolean deriveTemplate) {
+    Set<KeyUsage> u = spec.usages();
+    t.private_(true)
+        .sensitive(true)
+        .extractable(spec.extractable())
+        .encrypt(u.contains(KeyUsage.ENCRYPT))
+        .decrypt(u.contains(KeyUsage.DECRYPT))
+        .wrap(u.contains(KeyUsage.WRAP))
+        .unwrap(u.contains(KeyUsage.UNWRAP))
+        .sign(u.contains(KeyUsage.SIGN))
+        .verify(u.contains(KeyUsage.VERIFY))
+        .derive(u.contains(KeyUsage.DERIVE))
+        .allowedMechanisms(allowedMechanisms(spec));
+    if (deriveTemplate && u.contains(KeyUsage.DERIVE)) {
+      // Real HSMs: whatever is derived from this key must stay sensitive. SoftHSM2 aborts on it.
+      t.deriveTemplate(new AttributeVector().sensitive(true));
+    }
+    return t;
+  }
+
+  /** A per-request session key made by C_DeriveKey or C_GenerateKey. */
+  static AttributeVector sessionKey(KeySpec spec, boolean deriveTemplate) {
+    AttributeVector t = AttributeVector.newSecretKey(keyType(spec.algorithm()))
+        .token(false)
+        .valueLen(spec.algorithm().lengthBytes());
+    return usageAttributes(t, spec, deriveTemplate);
+  }
+
+  /** A per-request session key made by C_UnwrapKey: SoftHSM2 refuses CKA_VALUE_LEN here. */
+  static AttributeVector unwrappedKey(KeySpec spec, boolean deriveTemplate) {
+    AttributeVector t = AttributeVector.newSecretKey(keyType(spec.algorithm())).token(false);
+    return usageAttributes(t, spec, deriveTemplate);
+  }
+
+  /** A long-term token key generated inside the token: never extractable, not modifiable. */
+  static AttributeVector longTermKey(String tokenLabel, KeySpec spec, boolean deriveTemplate) {
+    AttributeVector t = AttributeVector.newSecretKey(keyType(spec.algorithm()))
+        .token(true)
+        .label(tokenLabel)
+        .valueLen(spec.algorithm().lengthBytes())
+        .modifiable(false);
+    return usageAttributes(t, spec, deriveTemplate);
+  }
+
+  /** A test key imported in the clear as a session object (conformance self-test only). */
+  static AttributeVector importedSessionKey(long keyType, byte[] value, KeySpec spec) {
+    AttributeVector t = AttributeVector.newSecretKey(keyType).token(false).value(value);
+    return usageAttributes(t, spec, false);
+  }
+}

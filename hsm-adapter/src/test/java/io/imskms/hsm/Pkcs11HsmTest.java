@@ -1,0 +1,203 @@
+package io.imskms.hsm;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import javax.crypto.Cipher;
+import javax.crypto.spec.SecretKeySpec;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.xipki.pkcs11.wrapper.PKCS11Constants;
+
+/** The adapter against a real SoftHSM2 token: operations, custody policy, typed errors. */
+class Pkcs11HsmTest {
+  private static final KeySpec ROOT = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DERIVE);
+  private static final KeySpec GCM = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.ENCRYPT,
+      KeyUsage.DECRYPT);
+  private static final KeySpec KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP,
+      KeyUsage.UNWRAP);
+  private static final byte[] IV = new byte[12];
+
+  private static SoftHsmTestToken token;
+  private static Pkcs11Hsm hsm;
+  private static KeyRef root;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    token = SoftHsmTestToken.create();
+    hsm = token.open();
+    root = hsm.generateLongTermKey("test-root", 1, ROOT).ref();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (hsm != null) {
+      hsm.close();
+    }
+    token.close();
+  }
+
+  private static byte[] ctx(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void derive_sameContext_givesSameKey_otherContext_givesOther() throws Exception {
+    try (HsmSession s = hsm.openSession()) {
+      KeyRef k1 = s.deriveKey(root, ctx("a"), GCM);
+      KeyRef k2 = s.deriveKey(root, ctx("a"), GCM);
+      KeyRef k3 = s.deriveKey(root, ctx("b"), GCM);
+      byte[] ct = s.encryptGcm(k1, IV, ctx("aad"), ctx("hello"));
+      assertArrayEquals(ctx("hello"), s.decryptGcm(k2, IV, ctx("aad"), ct));
+      HsmException e = assertThrows(HsmException.class, () -> s.decryptGcm(k3, IV, ctx("aad"), ct));
+      assertEquals(HsmException.Kind.INTEGRITY, e.kind());
+    }
+  }
+
+  @Test
+  void derive_matchesThePortableSoftwareKdf() throws Exception {
+    byte[] base = new byte[32];
+    byte[] kek = new byte[32];
+    Arrays.fill(base, (byte) 7);
+    Arrays.fill(kek, (byte) 9);
+    byte[] context = ctx("imskms/test/context");
+    try (HsmSession hs = hsm.openSession()) {
+      Pkcs11Session s = (Pkcs11Session) hs;
+      KeyRef b = s.importCleartextKeyForSelfTest(PKCS11Constants.CKK_AES, base, ROOT);
+      KeyRef w = s.importCleartextKeyForSelfTest(PKCS11Constants.CKK_AES, kek, KEK);
+      KeyRef derived = s.deriveKey(b, context, GCM.wrappable());
+      byte[] wrapped = s.wrapKey(w, derived, WrapMode.KW);
+
+      Cipher unwrap = Cipher.getInstance("AESWrap");
+      unwrap.init(Cipher.UNWRAP_MODE, new SecretKeySpec(kek, "AES"));
+      byte[] got = unwrap.unwrap(wrapped, "AES", Cipher.SECRET_KEY).getEncoded();
+      Cipher ecb = Cipher.getInstance("AES/ECB/NoPadding");
+      ecb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(base, "AES"));
+      byte[] expected = ecb.doFinal(Pkcs11Hsm.sha256(context));
+      assertArrayEquals(expected, got);
+    }
+  }
+
+  @Test
+  void wrap_unwrap_roundTrip_andTamperIsIntegrityFailure() throws Exception {
+    try (HsmSession s = hsm.openSession()) {
+      KeyRef kek = s.deriveKey(root, ctx("kek"), KEK);
+      KeyRef k = s.deriveKey(root, ctx("k"), GCM.wrappable());
+      for (WrapMode mode : WrapMode.values()) {
+        byte[] blob = s.wrapKey(kek, k, mode);
+        assertEquals(40, blob.length);
+        KeyRef back = s.unwrapKey(kek, blob, mode, GCM);
+        byte[] ct = s.encryptGcm(k, IV, null, ctx("x"));
+        assertArrayEquals(ctx("x"), s.decryptGcm(back, IV, null, ct));
+        blob[5] ^= 1;
+        HsmException e = assertThrows(HsmException.class, () -> s.unwrapKey(kek, blob, mode, GCM));
+        assertEquals(HsmException.Kind.INTEGRITY, e.kind(), e.getMessage());
+        e = assertThrows(HsmException.class,
+            () -> s.unwrapKey(kek, Arrays.copyOf(blob, 39), mode, GCM));
+        assertEquals(HsmException.Kind.INTEGRITY, e.kind());
+      }
+    }
+  }
+
+  @Test
+  void hmac_signVerify_andWrongTagIsIntegrityFailure() throws Exception {
+    KeySpec mac = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN, KeyUsage.VERIFY);
+    KeyRef macKey = hsm.generateLongTermKey("test-mac", 1, mac).ref();
+    try (HsmSession s = hsm.openSession()) {
+      byte[] tag = s.sign(macKey, ctx("data"));
+      assertEquals(32, tag.length);
+      s.verify(macKey, ctx("data"), tag);
+      tag[0] ^= 1;
+      HsmException e = assertThrows(HsmException.class, () -> s.verify(macKey, ctx("data"), tag));
+      assertEquals(HsmException.Kind.INTEGRITY, e.kind());
+      KeyRef cmac = s.deriveKey(root, ctx("cmac"), KeySpec.of(KeyAlgorithm.AES_256,
+          KeyUsage.SIGN, KeyUsage.VERIFY));
+      byte[] t2 = s.sign(cmac, ctx("data"));
+      assertEquals(16, t2.length);
+      s.verify(cmac, ctx("data"), t2);
+    }
+  }
+
+  @Test
+  void longTermKeys_areFoundAgainWithTheirKcv_andCannotBeWrapped() throws Exception {
+    KeyRef found = hsm.findKey("test-root", 1);
+    assertEquals(ROOT, found.spec());
+    assertEquals("KeyRef[test-root v1]", found.toString());
+    LongTermKeyInfo info = hsm.listLongTermKeys().stream()
+        .filter(i -> i.label().equals("test-root")).findFirst().orElseThrow();
+    assertTrue(info.kcv().matches("[0-9a-f]{16}"), info.kcv());
+    assertThrows(KeyNotFoundException.class, () -> hsm.findKey("test-root", 2));
+    assertThrows(HsmPolicyException.class, () -> hsm.generateLongTermKey("test-root", 1, ROOT));
+    assertThrows(HsmPolicyException.class,
+        () -> hsm.generateLongTermKey("test-gcm", 1, GCM));
+    try (HsmSession s = hsm.openSession()) {
+      KeyRef kek = s.deriveKey(root, ctx("kek"), KEK);
+      assertThrows(HsmPolicyException.class, () -> s.wrapKey(kek, found, WrapMode.KW));
+    }
+  }
+
+  @Test
+  void policy_wrongUsage_staleReference_foreignSession_areRefused() throws Exception {
+    KeyRef leaked;
+    try (HsmSession s = hsm.openSession()) {
+      KeyRef k = s.deriveKey(root, ctx("k"), GCM);
+      assertThrows(HsmPolicyException.class, () -> s.sign(k, ctx("x")));
+      assertThrows(HsmPolicyException.class, () -> s.encryptGcm(root, IV, null, ctx("x")));
+      assertThrows(HsmPolicyException.class, () -> s.encryptGcm(k, new byte[8], null, ctx("x")));
+      assertThrows(HsmPolicyException.class, () -> s.deriveKey(root, new byte[0], GCM));
+      KeyRef nonWrappable = s.deriveKey(root, ctx("n"), GCM);
+      KeyRef kek = s.deriveKey(root, ctx("kek"), KEK);
+      assertThrows(HsmPolicyException.class, () -> s.wrapKey(kek, nonWrappable, WrapMode.KW));
+      s.destroy(k);
+      assertThrows(HsmPolicyException.class, () -> s.encryptGcm(k, IV, null, ctx("x")));
+      leaked = s.deriveKey(root, ctx("leak"), GCM);
+      KeyRef l = leaked;
+      assertThrows(HsmPolicyException.class, () -> hsm.openSession());
+    }
+    KeyRef stale = leaked;
+    try (HsmSession s = hsm.openSession()) {
+      HsmPolicyException e = assertThrows(HsmPolicyException.class,
+          () -> s.encryptGcm(stale, IV, null, ctx("x")));
+      assertTrue(e.getMessage().contains("stale"));
+    }
+  }
+
+  @Test
+  void sessionObjects_areAllDestroyed_afterManyOperations() throws Exception {
+    long before = hsm.countSessionObjects();
+    for (int i = 0; i < 2000; i++) {
+      try (HsmSession s = hsm.openSession()) {
+        KeyRef kek = s.deriveKey(root, ctx("kek" + i), KEK);
+        KeyRef k = s.deriveKey(root, ctx("k" + i), GCM.wrappable());
+        s.unwrapKey(kek, s.wrapKey(kek, k, WrapMode.KW), WrapMode.KW, GCM);
+        if (i % 2 == 0) {
+          s.destroy(k);
+        }
+      }
+    }
+    assertEquals(before, hsm.countSessionObjects());
+  }
+
+  @Test
+  void random_givesRequestedLength_andRefusesAbsurdLengths() throws Exception {
+    try (HsmSession s = hsm.openSession()) {
+      assertEquals(32, s.random(32).length);
+      assertFalse(Arrays.equals(s.random(16), s.random(16)));
+      assertThrows(HsmPolicyException.class, () -> s.random(0));
+      assertThrows(HsmPolicyException.class, () -> s.random(1 << 20));
+    }
+  }
+
+  @Test
+  void toStrings_neverShowHandlesOrPins() throws Exception {
+    String cfg = token.config().build().toString();
+    assertFalse(cfg.contains(token.userPinForTest()));
+    assertTrue(cfg.contains("<redacted>"));
+    try (HsmSession s = hsm.openSession()) {
+      KeyRef k = s.deriveKey(root, ctx("k"), GCM);
+      assertEquals("KeyRef[session derived from test-root]", k.toString());
+    }
+  }
+}
