@@ -38,7 +38,9 @@ public final class TokenSetup {
       initialisedHere = false;
     }
     try {
-      if (findToken(module, label) != null) {
+      Token existing = findToken(module, label);
+      if (existing != null) {
+        checkUserPin(existing, label, userPin);
         return false;
       }
       Slot free = null;
@@ -80,6 +82,22 @@ public final class TokenSetup {
           // nothing to release
         }
       }
+    }
+  }
+
+  /** Reusing a token with a PIN that does not open it would only fail later, less clearly. */
+  private static void checkUserPin(Token token, String label, char[] userPin)
+      throws HsmException, PKCS11Exception {
+    Session s = token.openSession(false);
+    try {
+      s.login(CKU_USER, userPin);
+      s.logout();
+    } catch (PKCS11Exception e) {
+      if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
+        throw Ckr.translate(Ckr.Op.LOGIN, "existing token '" + label + "'", e);
+      }
+    } finally {
+      s.closeSession();
     }
   }
 
