@@ -44,6 +44,27 @@ public interface HsmSession extends AutoCloseable {
   /** Random bytes from the token's generator (C_GenerateRandom). */
   byte[] random(int length) throws HsmException;
 
+  /**
+   * Generates a fresh random session key inside the HSM (C_GenerateKey), e.g. a per-message key
+   * that is then wrapped for its recipients.
+   */
+  KeyRef generateKey(KeySpec spec) throws HsmException;
+
+  /**
+   * Generates an ephemeral P-256 key pair inside the HSM (session objects). The private half
+   * never leaves the HSM and may only be used for {@link #deriveEcdh}; the public point is
+   * returned uncompressed (65 bytes, 0x04 ‖ X ‖ Y).
+   */
+  EcKeyPair generateEcKeyPair() throws HsmException;
+
+  /**
+   * ECDH inside the HSM (CKM_ECDH1_DERIVE, CKD_NULL): the shared secret's X coordinate becomes a
+   * new 32-byte session key of {@code spec} (AES-256; typically a DERIVE root for a KDF).
+   *
+   * @param peerPublicPoint the peer's uncompressed P-256 point (65 bytes)
+   */
+  KeyRef deriveEcdh(KeyRef privateKey, byte[] peerPublicPoint, KeySpec spec) throws HsmException;
+
   /** Destroys a session key now rather than at {@link #close()}. */
   void destroy(KeyRef sessionKey) throws HsmException;
 

@@ -9,7 +9,9 @@ public enum KeyAlgorithm {
   /** AES with a 256-bit key (CKK_AES, CKA_VALUE_LEN 32). */
   AES_256(32),
   /** A 256-bit generic secret used only as an HMAC-SHA-256 key (CKK_GENERIC_SECRET). */
-  HMAC_SHA256(32);
+  HMAC_SHA256(32),
+  /** An EC private key on P-256 (CKK_EC), used only for ECDH (CKM_ECDH1_DERIVE) at enrolment. */
+  EC_P256(32);
 
   private final int lengthBytes;
 
@@ -22,6 +24,6 @@ public enum KeyAlgorithm {
   }
 
   public boolean isAes() {
-    return this != HMAC_SHA256;
+    return this == AES_128 || this == AES_192 || this == AES_256;
   }
 }

@@ -27,6 +27,10 @@ public final class KeySpec {
         }
       }
     }
+    if (algorithm == KeyAlgorithm.EC_P256
+        && (!usages.equals(EnumSet.of(KeyUsage.DERIVE)) || extractable)) {
+      throw new IllegalArgumentException("an EC key may only derive (ECDH) and never leaves");
+    }
     this.usages = Collections.unmodifiableSet(EnumSet.copyOf(usages));
     this.extractable = extractable;
   }

@@ -7,6 +7,8 @@ import java.util.List;
 import org.xipki.pkcs11.wrapper.Mechanism;
 import org.xipki.pkcs11.wrapper.PKCS11Exception;
 import org.xipki.pkcs11.wrapper.Session;
+import org.xipki.pkcs11.wrapper.PKCS11KeyPair;
+import org.xipki.pkcs11.wrapper.params.ECDH1_DERIVE_PARAMS;
 import org.xipki.pkcs11.wrapper.params.GCM_PARAMS;
 
 /** One borrowed PKCS#11 session; see {@link HsmSession}. */
@@ -89,8 +91,11 @@ final class Pkcs11Session implements HsmSession {
     if (context == null || context.length == 0) {
       throw new HsmPolicyException("a derivation needs a non-empty context");
     }
-    if (spec.algorithm() == KeyAlgorithm.AES_192) {
-      throw new HsmPolicyException("derived keys are 128 or 256 bits");
+    if (!base.spec().algorithm().isAes()) {
+      throw new HsmPolicyException(base + " is not an AES derive root");
+    }
+    if (spec.algorithm() == KeyAlgorithm.AES_192 || spec.algorithm() == KeyAlgorithm.EC_P256) {
+      throw new HsmPolicyException("derived keys are AES-128/256 or HMAC keys");
     }
     long out = run(Ckr.Op.DERIVE, base, () -> s.deriveKey(Pkcs11Hsm.deriveMechanism(context), h,
         Templates.sessionKey(spec, deriveTemplate)));
@@ -191,6 +196,50 @@ final class Pkcs11Session implements HsmSession {
     }
     return run(Ckr.Op.RANDOM, null, () -> s.generateRandom(length));
   }
+
+  @Override
+  public KeyRef generateKey(KeySpec spec) throws HsmException {
+    checkOpen();
+    if (spec.algorithm() == KeyAlgorithm.EC_P256 || spec.algorithm() == KeyAlgorithm.AES_192) {
+      throw new HsmPolicyException("generated session keys are AES-128/256 or HMAC keys");
+    }
+    long mech = spec.algorithm().isAes() ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN;
+    long out = run(Ckr.Op.GENERATE, null, () -> s.generateKey(new Mechanism(mech),
+        Templates.sessionKey(spec, deriveTemplate)));
+    return track(out, "generated", spec);
+  }
+
+  @Override
+  public EcKeyPair generateEcKeyPair() throws HsmException {
+    checkOpen();
+    PKCS11KeyPair kp = run(Ckr.Op.GENERATE, null, () -> s.generateKeyPair(
+        new Mechanism(CKM_EC_KEY_PAIR_GEN), Templates.ephemeralEcKeyPair(EC_PRIVATE)));
+    KeyRef publicRef = track(kp.getPublicKey(), "ephemeral EC public", EC_PRIVATE);
+    KeyRef privateRef = track(kp.getPrivateKey(), "ephemeral EC private", EC_PRIVATE);
+    byte[] der = run(Ckr.Op.GENERATE, null,
+        () -> s.getAttrValues(kp.getPublicKey(), CKA_EC_POINT).ecPoint());
+    destroy(publicRef);
+    return new EcKeyPair(privateRef, EcPoints.unwrapDerOctetString(der));
+  }
+
+  @Override
+  public KeyRef deriveEcdh(KeyRef privateKey, byte[] peerPublicPoint, KeySpec spec)
+      throws HsmException {
+    long h = use(privateKey, KeyUsage.DERIVE);
+    if (privateKey.spec().algorithm() != KeyAlgorithm.EC_P256) {
+      throw new HsmPolicyException(privateKey + " is not an EC private key");
+    }
+    if (spec.algorithm() != KeyAlgorithm.AES_256) {
+      throw new HsmPolicyException("the ECDH shared secret becomes an AES-256 key");
+    }
+    EcPoints.checkP256(peerPublicPoint);
+    long out = run(Ckr.Op.DERIVE, privateKey, () -> s.deriveKey(new Mechanism(CKM_ECDH1_DERIVE,
+        new ECDH1_DERIVE_PARAMS(CKD_NULL, null, peerPublicPoint.clone())), h,
+        Templates.sessionKey(spec, deriveTemplate)));
+    return track(out, "ECDH shared secret", spec);
+  }
+
+  private static final KeySpec EC_PRIVATE = KeySpec.of(KeyAlgorithm.EC_P256, KeyUsage.DERIVE);
 
   @Override
   public void destroy(KeyRef sessionKey) throws HsmException {

@@ -5,6 +5,7 @@ import static org.xipki.pkcs11.wrapper.PKCS11Constants.*;
 import java.util.Arrays;
 import java.util.Set;
 import org.xipki.pkcs11.wrapper.AttributeVector;
+import org.xipki.pkcs11.wrapper.KeyPairTemplate;
 
 /**
  * Key templates. Every template sets CKA_SENSITIVE=true and every usage flag explicitly (SoftHSM2
@@ -25,7 +26,8 @@ final class Templates {
     long[] m = new long[6];
     int n = 0;
     if (u.contains(KeyUsage.DERIVE)) {
-      m[n++] = CKM_AES_ECB_ENCRYPT_DATA;
+      m[n++] = spec.algorithm() == KeyAlgorithm.EC_P256 ? CKM_ECDH1_DERIVE
+          : CKM_AES_ECB_ENCRYPT_DATA;
     }
     if (u.contains(KeyUsage.WRAP) || u.contains(KeyUsage.UNWRAP)) {
       m[n++] = CKM_AES_KEY_WRAP;
@@ -47,14 +49,16 @@ final class Templates {
     t.private_(true)
         .sensitive(true)
         .extractable(spec.extractable())
-        .encrypt(u.contains(KeyUsage.ENCRYPT))
         .decrypt(u.contains(KeyUsage.DECRYPT))
-        .wrap(u.contains(KeyUsage.WRAP))
         .unwrap(u.contains(KeyUsage.UNWRAP))
         .sign(u.contains(KeyUsage.SIGN))
-        .verify(u.contains(KeyUsage.VERIFY))
         .derive(u.contains(KeyUsage.DERIVE))
         .allowedMechanisms(allowedMechanisms(spec));
+    if (spec.algorithm() != KeyAlgorithm.EC_P256) {
+      // Secret keys only: on a private key these attributes are invalid.
+      t.encrypt(u.contains(KeyUsage.ENCRYPT)).wrap(u.contains(KeyUsage.WRAP))
+          .verify(u.contains(KeyUsage.VERIFY));
+    }
     if (deriveTemplate && u.contains(KeyUsage.DERIVE)) {
       // Real HSMs: whatever is derived from this key must stay sensitive. SoftHSM2 aborts on it.
       t.deriveTemplate(new AttributeVector().sensitive(true));
@@ -84,6 +88,21 @@ final class Templates {
         .valueLen(spec.algorithm().lengthBytes())
         .modifiable(false);
     return usageAttributes(t, spec, deriveTemplate);
+  }
+
+  /** DER of the P-256 OID 1.2.840.10045.3.1.7, for CKA_EC_PARAMS. */
+  private static final byte[] P256_PARAMS = {
+    0x06, 0x08, 0x2A, (byte) 0x86, 0x48, (byte) 0xCE, 0x3D, 0x03, 0x01, 0x07
+  };
+
+  /** An ephemeral P-256 key pair: the private half only derives (ECDH), never leaves. */
+  static KeyPairTemplate ephemeralEcKeyPair(KeySpec privateSpec) {
+    KeyPairTemplate t = new KeyPairTemplate(CKK_EC);
+    t.publicKey().token(false).ecParams(P256_PARAMS).verify(false).encrypt(false).wrap(false)
+        .derive(false);
+    usageAttributes(t.privateKey().token(false), privateSpec, false)
+        .sensitive(true).extractable(false);
+    return t;
   }
 
   /** A test key imported in the clear as a session object (conformance self-test only). */

@@ -181,6 +181,62 @@ class Pkcs11HsmTest {
   }
 
   @Test
+  void ecdh_insideTheHsm_matchesSoftwareEcdh_andFeedsThePortableKdf() throws Exception {
+    java.security.KeyPairGenerator kpg = java.security.KeyPairGenerator.getInstance("EC");
+    kpg.initialize(new java.security.spec.ECGenParameterSpec("secp256r1"));
+    java.security.KeyPair device = kpg.generateKeyPair();
+    java.security.interfaces.ECPublicKey devPub =
+        (java.security.interfaces.ECPublicKey) device.getPublic();
+    byte[] devPoint = new byte[65];
+    devPoint[0] = 4;
+    byte[] x = devPub.getW().getAffineX().toByteArray();
+    byte[] y = devPub.getW().getAffineY().toByteArray();
+    System.arraycopy(x, Math.max(0, x.length - 32), devPoint, 1 + 32 - Math.min(32, x.length),
+        Math.min(32, x.length));
+    System.arraycopy(y, Math.max(0, y.length - 32), devPoint, 33 + 32 - Math.min(32, y.length),
+        Math.min(32, y.length));
+    byte[] secret = new byte[32];
+    Arrays.fill(secret, (byte) 5);
+    byte[] context = ctx("imskms/test/enrol");
+    byte[] wrapped;
+    byte[] ephPoint;
+    try (HsmSession hs = hsm.openSession()) {
+      EcKeyPair eph = hs.generateEcKeyPair();
+      ephPoint = eph.publicPoint();
+      assertEquals(65, ephPoint.length);
+      KeyRef z = hs.deriveEcdh(eph.privateKey(), devPoint, ROOT);
+      KeyRef kek = hs.deriveKey(z, context, KEK);
+      KeyRef k = ((Pkcs11Session) hs).importCleartextKeyForSelfTest(PKCS11Constants.CKK_AES,
+          secret, GCM.wrappable());
+      wrapped = hs.wrapKey(kek, k, WrapMode.KW);
+      byte[] offCurve = devPoint.clone();
+      offCurve[64] ^= 1;
+      assertThrows(HsmPolicyException.class, () -> hs.deriveEcdh(eph.privateKey(), offCurve,
+          ROOT));
+      assertThrows(HsmPolicyException.class, () -> hs.deriveKey(eph.privateKey(), context, KEK));
+      KeyRef fresh = hs.generateKey(GCM);
+      byte[] ct = hs.encryptGcm(fresh, IV, null, ctx("m"));
+      assertArrayEquals(ctx("m"), hs.decryptGcm(fresh, IV, null, ct));
+    }
+    java.security.KeyFactory kf = java.security.KeyFactory.getInstance("EC");
+    java.security.spec.ECPoint w = new java.security.spec.ECPoint(
+        new java.math.BigInteger(1, Arrays.copyOfRange(ephPoint, 1, 33)),
+        new java.math.BigInteger(1, Arrays.copyOfRange(ephPoint, 33, 65)));
+    java.security.PublicKey ephPub = kf.generatePublic(
+        new java.security.spec.ECPublicKeySpec(w, devPub.getParams()));
+    javax.crypto.KeyAgreement ka = javax.crypto.KeyAgreement.getInstance("ECDH");
+    ka.init(device.getPrivate());
+    ka.doPhase(ephPub, true);
+    byte[] z = ka.generateSecret();
+    Cipher ecb = Cipher.getInstance("AES/ECB/NoPadding");
+    ecb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(z, "AES"));
+    byte[] kek = ecb.doFinal(Pkcs11Hsm.sha256(context));
+    Cipher unwrap = Cipher.getInstance("AESWrap");
+    unwrap.init(Cipher.UNWRAP_MODE, new SecretKeySpec(kek, "AES"));
+    assertArrayEquals(secret, unwrap.unwrap(wrapped, "AES", Cipher.SECRET_KEY).getEncoded());
+  }
+
+  @Test
   void random_givesRequestedLength_andRefusesAbsurdLengths() throws Exception {
     try (HsmSession s = hsm.openSession()) {
       assertEquals(32, s.random(32).length);

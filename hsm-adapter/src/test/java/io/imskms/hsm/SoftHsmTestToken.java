@@ -34,7 +34,18 @@ public final class SoftHsmTestToken implements AutoCloseable {
     this.userPin = userPin;
   }
 
-  public static SoftHsmTestToken create() {
+  private static boolean created;
+
+  /**
+   * Creates this JVM's token. Once per JVM: SoftHSM2 keeps its configuration across
+   * C_Finalize/C_Initialize, so a second token directory in the same process is not picked up.
+   */
+  public static synchronized SoftHsmTestToken create() {
+    if (created) {
+      throw new IllegalStateException("one SoftHsmTestToken per test class (JVM): share it"
+          + " with @BeforeAll, or put the test in its own class");
+    }
+    created = true;
     String confEnv = System.getenv("SOFTHSM2_CONF");
     if (confEnv == null) {
       throw new IllegalStateException("SOFTHSM2_CONF is not set: run the tests through Maven"
