@@ -47,6 +47,10 @@ final class Pkcs11Session implements HsmSession {
       if (Ckr.meansTokenLost(e.getErrorCode())) {
         broken = true;
         hsm.markBroken(g, he);
+      } else if (e.getErrorCode() == CKR_OPERATION_ACTIVE
+          || e.getErrorCode() == CKR_ARGUMENTS_BAD) {
+        // The token may have left an operation open on this session: do not reuse it.
+        broken = true;
       }
       throw he;
     }
@@ -130,7 +134,18 @@ final class Pkcs11Session implements HsmSession {
     }
     long out = run(Ckr.Op.UNWRAP, kek, () -> s.unwrapKey(wrapMechanism(mode), kh, wrapped,
         Templates.unwrappedKey(spec, deriveTemplate)));
-    return track(out, "unwrapped under " + kek.label(), spec);
+    KeyRef ref = track(out, "unwrapped under " + kek.label(), spec);
+    if (mode == WrapMode.KWP) {
+      // A KWP blob of the right size may hold a shorter key (RFC 5649 padding). Tokens that
+      // report CKA_VALUE_LEN let us refuse it; SoftHSM2 reports 0 (docs/architecture.md), which
+      // is why the protocol only ever unwraps KW blobs, whose length pins the key's.
+      Integer len = run(Ckr.Op.UNWRAP, kek, () -> s.getAttrValues(out, CKA_VALUE_LEN).valueLen());
+      if (len != null && len != 0 && len != spec.algorithm().lengthBytes()) {
+        destroy(ref);
+        throw new HsmIntegrityException("KWP blob holds a " + len + "-byte key, not " + spec);
+      }
+    }
+    return ref;
   }
 
   static Mechanism wrapMechanism(WrapMode mode) {
@@ -153,8 +168,16 @@ final class Pkcs11Session implements HsmSession {
       throws HsmException {
     long h = use(key, KeyUsage.ENCRYPT);
     checkIv(iv);
-    return run(Ckr.Op.ENCRYPT, key, () -> s.encryptSingle(gcm(iv, aad), h,
-        plaintext == null ? EMPTY : plaintext));
+    if (plaintext == null || plaintext.length == 0) {
+      // Empty input reaches C_Encrypt as a NULL pointer: SoftHSM2 answers CKR_ARGUMENTS_BAD and
+      // leaves the operation active, so the pooled session then fails every call with
+      // CKR_OPERATION_ACTIVE. C_EncryptInit + C_EncryptFinal is the same computation.
+      return run(Ckr.Op.ENCRYPT, key, () -> {
+        s.encryptInit(gcm(iv, aad), h);
+        return s.encryptFinal();
+      });
+    }
+    return run(Ckr.Op.ENCRYPT, key, () -> s.encryptSingle(gcm(iv, aad), h, plaintext));
   }
 
   @Override
@@ -171,8 +194,15 @@ final class Pkcs11Session implements HsmSession {
   @Override
   public byte[] sign(KeyRef key, byte[] data) throws HsmException {
     long h = use(key, KeyUsage.SIGN);
+    if (data == null || data.length == 0) {
+      // Empty data: as in encryptGcm, C_SignInit + C_SignFinal instead of a NULL C_Sign.
+      return run(Ckr.Op.SIGN, key, () -> {
+        s.signInit(Pkcs11Hsm.macMechanism(key.spec()), h);
+        return s.signFinal();
+      });
+    }
     return run(Ckr.Op.SIGN, key, () -> s.signSingle(Pkcs11Hsm.macMechanism(key.spec()), h,
-        data == null ? EMPTY : data));
+        data));
   }
 
   @Override
@@ -183,7 +213,13 @@ final class Pkcs11Session implements HsmSession {
       throw new HsmIntegrityException("MAC tag must be " + expected + " bytes");
     }
     run(Ckr.Op.VERIFY, key, () -> {
-      s.verifySingle(Pkcs11Hsm.macMechanism(key.spec()), h, data == null ? EMPTY : data, tag);
+      if (data == null || data.length == 0) {
+        // Empty data: as in encryptGcm, C_VerifyInit + C_VerifyFinal instead of a NULL C_Verify.
+        s.verifyInit(Pkcs11Hsm.macMechanism(key.spec()), h);
+        s.verifyFinal(tag);
+      } else {
+        s.verifySingle(Pkcs11Hsm.macMechanism(key.spec()), h, data, tag);
+      }
       return null;
     });
   }
@@ -258,10 +294,19 @@ final class Pkcs11Session implements HsmSession {
   /**
    * Imports a key in the clear as a session object. Only for the conformance self-test, which
    * runs published test vectors through the token; the KMS itself never imports a clear key.
+   * An AES key must be CKK_AES and exactly as long as its spec says (SoftHSM2 itself accepts any
+   * length); an HMAC key must be CKK_GENERIC_SECRET and non-empty, of any length, because HMAC
+   * test vectors use keys shorter and longer than the KMS's 32 bytes.
    */
   KeyRef importCleartextKeyForSelfTest(long keyType, byte[] value, KeySpec spec)
       throws HsmException {
     checkOpen();
+    boolean aes = spec.algorithm().isAes();
+    if (value == null || keyType != (aes ? CKK_AES : CKK_GENERIC_SECRET)
+        || (aes ? value.length != spec.algorithm().lengthBytes() : value.length == 0)) {
+      throw new HsmPolicyException("a " + (value == null ? 0 : value.length) + "-byte key of"
+          + " type 0x" + Long.toHexString(keyType) + " does not fit " + spec);
+    }
     long out = run(Ckr.Op.GENERATE, null,
         () -> s.createObject(Templates.importedSessionKey(keyType, value, spec)));
     return track(out, "self-test import", spec);
