@@ -54,7 +54,8 @@ public final class TokenSetup {
         throw new HsmMisconfigurationException("no token labelled '" + label
             + "' and no free slot to create one in " + modulePath);
       }
-      module.getPKCS11Module().C_InitToken(free.getSlotID(), soPin, label.toCharArray(), true);
+      // CK_TOKEN_INFO labels are 32 bytes, blank padded; SoftHSM2 reads all 32 bytes.
+      module.getPKCS11Module().C_InitToken(free.getSlotID(), soPin, paddedLabel(label), true);
       // Slot ids are reassigned when a token is initialised: find it again by label.
       Token token = findToken(module, label);
       if (token == null) {
@@ -99,6 +100,17 @@ public final class TokenSetup {
     } finally {
       s.closeSession();
     }
+  }
+
+  static char[] paddedLabel(String label) throws HsmPolicyException {
+    if (label.isEmpty() || label.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 32
+        || !label.chars().allMatch(c -> c >= 0x21 && c < 0x7f)) {
+      throw new HsmPolicyException("a token label is 1 to 32 printable ASCII characters");
+    }
+    char[] padded = new char[32];
+    Arrays.fill(padded, ' ');
+    label.getChars(0, label.length(), padded, 0);
+    return padded;
   }
 
   private static Token findToken(PKCS11Module module, String label) throws PKCS11Exception {
