@@ -1,0 +1,125 @@
+package io.imskms.core.bootstrap;
+
+import io.imskms.core.KmsException;
+import io.imskms.core.LongTermKeys;
+import io.imskms.core.ServerRandom;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.keys.KeyPurpose;
+import io.imskms.core.replay.ReplayCache;
+import io.imskms.core.replay.ReplayException;
+import io.imskms.hsm.HsmException;
+import io.imskms.hsm.HsmSession;
+import io.imskms.hsm.KeyAlgorithm;
+import io.imskms.hsm.KeyRef;
+import io.imskms.hsm.KeySpec;
+import io.imskms.hsm.KeyUsage;
+import io.imskms.protocol.BootstrapRequest;
+import io.imskms.protocol.BootstrapResponse;
+import io.imskms.protocol.Btid;
+import io.imskms.protocol.Contexts;
+import io.imskms.protocol.ErrorCode;
+import io.imskms.protocol.ProtocolException;
+import io.imskms.protocol.Role;
+import io.imskms.protocol.Wire;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * The KMS's own bootstrapping ("another authentication method" of steps 1a/1b/1m): one round trip
+ * of proof of possession of the enrolled credential Kp, a B-TID that carries everything needed to
+ * re-derive the session key, and a KMS answer that proves knowledge of Kp. Nothing is stored per
+ * principal. docs/protocol.md, "Bootstrapping".
+ */
+public final class KmsBootstrapper implements Bootstrapper {
+  static final KeySpec KP = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DERIVE);
+  static final KeySpec KAUTH = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN,
+      KeyUsage.VERIFY);
+  static final KeySpec KS = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DERIVE);
+
+  private final LongTermKeys keys;
+  private final ReplayCache replay;
+  private final MailboxDirectory directory;
+  private final Clock clock;
+  private final Duration lifetime;
+  private final ServerRandom random;
+
+  public KmsBootstrapper(LongTermKeys keys, ReplayCache replay, MailboxDirectory directory,
+      Clock clock, Duration lifetime, ServerRandom random) {
+    this.keys = Objects.requireNonNull(keys);
+    this.replay = Objects.requireNonNull(replay);
+    this.directory = Objects.requireNonNull(directory);
+    this.clock = Objects.requireNonNull(clock);
+    this.lifetime = Objects.requireNonNull(lifetime);
+    this.random = Objects.requireNonNull(random);
+  }
+
+  /** Kp = KDF(cred-root_v, cred(role, ID)). Shared with enrolment, which needs it wrappable. */
+  public static KeyRef deriveKp(HsmSession s, LongTermKeys keys, Role role, String id,
+      int credVersion, boolean wrappable) throws KmsException, HsmException {
+    KeyRef root = keys.key(KeyPurpose.CRED_ROOT, credVersion);
+    return s.deriveKey(root, Contexts.cred(role, id), wrappable ? KP.wrappable() : KP);
+  }
+
+  @Override
+  public byte[] bootstrap(HsmSession s, byte[] requestBytes) throws KmsException {
+    try {
+      BootstrapRequest req = BootstrapRequest.decode(requestBytes);
+      if (req.role() == Role.MAILBOX && !directory.isMailbox(req.id())) {
+        throw new KmsException(ErrorCode.UNKNOWN_PRINCIPAL, "not a mailbox of the directory");
+      }
+      KeyRef kp = deriveKp(s, keys, req.role(), req.id(), req.credVersion(), false);
+      KeyRef kauth = s.deriveKey(kp, Contexts.auth(), KAUTH);
+      // Proof of possession first, so unauthenticated traffic cannot fill the replay cache.
+      s.verify(kauth, req.body(), req.proof());
+      replay.checkAndRecord(principal(req.role(), req.id()), req.nonce(),
+          Instant.ofEpochMilli(req.timestampMs()));
+      int macVersion = keys.activeVersion(KeyPurpose.BTID_MAC);
+      byte[] rand = random.next(s, Wire.RAND_LEN);
+      long notAfter = clock.millis() + lifetime.toMillis();
+      Btid unsigned = new Btid(req.role(), req.id(), rand, notAfter, req.credVersion(),
+          macVersion, new byte[Wire.MAC_LEN]);
+      byte[] tag = s.sign(keys.key(KeyPurpose.BTID_MAC, macVersion), unsigned.body());
+      byte[] btid = new Btid(req.role(), req.id(), rand, notAfter, req.credVersion(), macVersion,
+          tag).encode();
+      byte[] autn = s.sign(kauth, Contexts.autn(req.nonce(), btid));
+      return new BootstrapResponse(btid, autn).encode();
+    } catch (ProtocolException e) {
+      throw KmsException.of(e);
+    } catch (HsmException e) {
+      throw KmsException.of(e);
+    } catch (ReplayException e) {
+      throw KmsException.of(e);
+    }
+  }
+
+  /**
+   * Recover Ka/Kb/Km: check the tag (any change to the B-TID → INTEGRITY), then the expiry, then
+   * derive Kp and Ks = KDF(Kp, ks(body)).
+   */
+  @Override
+  public BootstrappedKey recover(HsmSession s, byte[] btidBytes, boolean wrappable)
+      throws KmsException {
+    try {
+      Btid btid = Btid.decode(btidBytes);
+      s.verify(keys.key(KeyPurpose.BTID_MAC, btid.btidMacVersion()), btid.body(), btid.tag());
+      if (clock.millis() > btid.notAfterMs()) {
+        throw new KmsException(ErrorCode.EXPIRED_BTID, "B-TID expired");
+      }
+      KeyRef kp = deriveKp(s, keys, btid.role(), btid.id(), btid.credVersion(), false);
+      KeyRef ks = s.deriveKey(kp, Contexts.sessionKey(btid.body()), wrappable ? KS.wrappable() : KS);
+      s.destroy(kp);
+      return new BootstrappedKey(btid.role(), btid.id(), ks);
+    } catch (ProtocolException e) {
+      throw KmsException.of(e);
+    } catch (HsmException e) {
+      throw KmsException.of(e);
+    }
+  }
+
+  /** The replay cache's principal name: role code, a colon, the normalised identity. */
+  public static String principal(Role role, String id) {
+    return role.code() + ":" + id;
+  }
+}

@@ -1,0 +1,85 @@
+package io.imskms.core;
+
+import io.imskms.client.Bootstrapping;
+import io.imskms.client.ClientSession;
+import io.imskms.client.Credential;
+import io.imskms.client.DeviceEnrolment;
+import io.imskms.client.MailboxClient;
+import io.imskms.client.RandomSource;
+import io.imskms.client.UeClient;
+import io.imskms.core.bootstrap.KmsBootstrapper;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.enrolment.EcdhEnrolment;
+import io.imskms.core.keys.KeyRing;
+import io.imskms.core.replay.ReplayCache;
+import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.hsm.SoftHsmTestToken;
+import io.imskms.protocol.Role;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A KMS on a real SoftHSM2 token (one per test JVM) with its long-term keys, a mailbox directory,
+ * a replay cache, and client SDK peers enrolled through the real ECDH enrolment.
+ */
+final class KmsFixture implements AutoCloseable {
+  static final String ALICE = "sip:alice@ims.example.com";
+  static final String BOB = "sip:bob@ims.example.com";
+  static final String CAROL = "sip:carol@ims.example.com";
+  static final String VM_BOB = "sip:vm.bob@ims.example.com";
+  static final String VM_CAROL = "sip:vm.carol@ims.example.com";
+  static final Duration WINDOW = Duration.ofMinutes(5);
+  static final long START = 1_800_000_000_000L;
+
+  final SoftHsmTestToken token;
+  final Pkcs11Hsm hsm;
+  final MutableClock clock = new MutableClock(START);
+  KeyRing ring;
+  final MailboxDirectory directory;
+  LongTermKeys keys;
+  ReplayCache replay;
+  DeferredDeliveryService kms;
+  EcdhEnrolment enrolment;
+  final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
+  final UeClient ue = new UeClient(clock, RandomSource.secure());
+  final MailboxClient mailbox = new MailboxClient(clock, RandomSource.secure());
+
+  KmsFixture() throws Exception {
+    token = SoftHsmTestToken.create();
+    hsm = token.open();
+    ring = KeyRing.ensureProvisioned(hsm);
+    Path dir = token.tokenDir().getParent().resolve("directory-" + System.nanoTime() + ".json");
+    Files.writeString(dir, "{\"version\":1,\"mailboxes\":{"
+        + "\"" + VM_BOB + "\":{\"users\":[\"" + BOB + "\"]},"
+        + "\"" + VM_CAROL + "\":{\"users\":[\"" + CAROL + "\"]}}}", StandardCharsets.UTF_8);
+    directory = MailboxDirectory.load(dir);
+    rebuild(DeferredDeliveryOptions.DEFAULTS);
+  }
+
+  /** A new KMS instance over the same token: fresh replay cache, nothing carried over. */
+  void rebuild(DeferredDeliveryOptions options) {
+    keys = LongTermKeys.of(ring);
+    replay = new ReplayCache(WINDOW, 200_000, clock);
+    kms = new DeferredDeliveryService(hsm, keys, new KmsBootstrapper(keys, replay, directory,
+        clock, options.btidLifetime(), ServerRandom.HSM), directory, replay, clock, options);
+    enrolment = new EcdhEnrolment(hsm, keys, directory);
+  }
+
+  Credential enrol(Role role, String id) throws Exception {
+    DeviceEnrolment device = new DeviceEnrolment(role, id);
+    return device.open(enrolment.enrol(device.requestBytes()));
+  }
+
+  ClientSession bootstrap(Credential c) throws Exception {
+    Bootstrapping.Pending p = bootstrapping.start(c);
+    return bootstrapping.finish(p, kms.bootstrap(p.requestBytes()));
+  }
+
+  @Override
+  public void close() {
+    hsm.close();
+    token.close();
+  }
+}

@@ -1,0 +1,52 @@
+package io.imskms.protocol;
+
+import java.util.Base64;
+
+/**
+ * Bootstrapping transaction identifier: {@code body ‖ tag}, tag = HMAC-SHA-256(kms-btid-mac_v,
+ * body). body = version ‖ type ‖ role ‖ ID ‖ RAND(16) ‖ notAfter(u64 ms) ‖ credVersion(u32) ‖
+ * btidMacVersion(u32). Carries everything the KMS needs to re-derive the session key, so the KMS
+ * keeps no state. Its text form (SIP headers, JSON) is base64url without padding.
+ */
+public record Btid(Role role, String id, byte[] rand, long notAfterMs, int credVersion,
+    int btidMacVersion, byte[] tag) {
+
+  public byte[] body() {
+    return new WireWriter().u8(Wire.VERSION).u8(Wire.T_BTID).u8(role.code()).identity(id)
+        .fixed(rand, Wire.RAND_LEN).u64(notAfterMs).u32(credVersion).u32(btidMacVersion)
+        .toByteArray();
+  }
+
+  public byte[] encode() {
+    return new WireWriter().raw(body()).fixed(tag, Wire.MAC_LEN).toByteArray();
+  }
+
+  public String toText() {
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(encode());
+  }
+
+  public static Btid decode(byte[] b) throws ProtocolException {
+    if (b == null || b.length > Wire.MAX_BTID) {
+      throw ProtocolException.malformed("B-TID too long");
+    }
+    WireReader r = new WireReader(b);
+    Wire.header(r, Wire.T_BTID);
+    Role role = Role.ofCode(r.u8());
+    String id = r.identity();
+    byte[] rand = r.fixed(Wire.RAND_LEN);
+    long notAfter = r.u64();
+    int cv = r.version();
+    int mv = r.version();
+    byte[] tag = r.fixed(Wire.MAC_LEN);
+    r.end();
+    return new Btid(role, id, rand, notAfter, cv, mv, tag);
+  }
+
+  public static Btid fromText(String text) throws ProtocolException {
+    try {
+      return decode(Base64.getUrlDecoder().decode(text));
+    } catch (IllegalArgumentException e) {
+      throw ProtocolException.malformed("B-TID is not base64url");
+    }
+  }
+}
