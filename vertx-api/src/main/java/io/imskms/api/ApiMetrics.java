@@ -1,0 +1,99 @@
+package io.imskms.api;
+
+import io.imskms.hsm.HsmException;
+import io.imskms.hsm.HsmStatus;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The KMS's own meters, next to the ones Vert.x records ({@code vertx_http_server_*}):
+ *
+ * <ul>
+ *   <li>{@code kms_http_requests_seconds{route,method,status,code}}: every answer, by route and
+ *       outcome ({@code code} is the problem code, or OK), with latency buckets;
+ *   <li>{@code kms_operations_seconds{operation,outcome}}: each protocol operation at the
+ *       service boundary, time on the worker included;
+ *   <li>{@code kms_hsm_calls_seconds{call,outcome}}: each call into the HSM adapter;
+ *   <li>{@code kms_worker_*} and {@code kms_hsm_*} gauges: saturation of the worker executor
+ *       and of the HSM session pool, and readiness.
+ * </ul>
+ */
+final class ApiMetrics {
+  private static final Duration[] BUCKETS = {
+      Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
+      Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100),
+      Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
+      Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10)};
+
+  private final MeterRegistry registry;
+
+  ApiMetrics(MeterRegistry registry) {
+    this.registry = registry;
+  }
+
+  MeterRegistry registry() {
+    return registry;
+  }
+
+  void request(String route, String method, int status, String code, long nanos) {
+    timer("kms.http.requests", "HTTP requests answered by the KMS",
+        "route", route, "method", method, "status", Integer.toString(status), "code", code)
+        .record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void operation(String operation, String outcome, long nanos) {
+    timer("kms.operations", "Protocol operations at the service boundary",
+        "operation", operation, "outcome", outcome).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void hsmCall(String call, String outcome, long nanos) {
+    timer("kms.hsm.calls", "Calls into the HSM adapter", "call", call, "outcome", outcome)
+        .record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  static String outcomeOf(Throwable t) {
+    if (t == null) {
+      return "ok";
+    }
+    if (t instanceof HsmException) {
+      return ((HsmException) t).kind().name();
+    }
+    return Problems.classify(t, -1).failure().name();
+  }
+
+  void workerGauges(HsmWorker worker) {
+    Gauge.builder("kms.worker.in.flight", worker, HsmWorker::inFlight)
+        .description("HSM tasks running or queued on the kms-hsm worker executor")
+        .register(registry);
+    Gauge.builder("kms.worker.capacity", worker, HsmWorker::capacity)
+        .description("Tasks admitted at most (pool size + queue limit)").register(registry);
+    Gauge.builder("kms.worker.pool.size", worker, HsmWorker::poolSize)
+        .description("Threads of the kms-hsm worker executor").register(registry);
+    Gauge.builder("kms.worker.saturation", worker,
+        w -> (double) w.inFlight() / w.capacity())
+        .description("in flight / capacity; at 1 new requests get 503").register(registry);
+  }
+
+  void hsmGauges(Supplier<HsmStatus> status) {
+    Gauge.builder("kms.hsm.ready", status, s -> s.get().ready() ? 1 : 0)
+        .description("1 when the token is reachable, logged in and its keys found")
+        .register(registry);
+    Gauge.builder("kms.hsm.sessions.in.use", status, s -> s.get().sessionsInUse())
+        .description("PKCS#11 sessions borrowed from the adapter's pool").register(registry);
+    Gauge.builder("kms.hsm.pool.size", status, s -> s.get().poolSize())
+        .description("PKCS#11 sessions in the adapter's pool").register(registry);
+    Gauge.builder("kms.hsm.generation", status, s -> s.get().generation())
+        .description("Module generation (+1 per re-initialisation)").register(registry);
+    Gauge.builder("kms.hsm.recoveries", status, s -> s.get().recoveries())
+        .description("Re-initialisations after a fault").register(registry);
+  }
+
+  private Timer timer(String name, String description, String... tags) {
+    return Timer.builder(name).description(description).tags(tags)
+        .serviceLevelObjectives(BUCKETS).register(registry);
+  }
+}

@@ -1,0 +1,114 @@
+package io.imskms.api;
+
+import io.imskms.api.config.ApiConfig;
+import io.imskms.core.DeferredDeliveryOptions;
+import io.imskms.core.DeferredDeliveryService;
+import io.imskms.core.KmsException;
+import io.imskms.core.LongTermKeys;
+import io.imskms.core.ServerRandom;
+import io.imskms.core.bootstrap.KmsBootstrapper;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.directory.MailboxDirectoryException;
+import io.imskms.core.keys.KeyRing;
+import io.imskms.core.replay.ReplayCache;
+import io.imskms.hsm.Hsm;
+import io.imskms.protocol.BootstrapRequest;
+import io.imskms.protocol.BootstrapResponse;
+import io.imskms.protocol.ErrorCode;
+import io.imskms.protocol.MailboxKeyRequest;
+import io.imskms.protocol.MailboxKeyResponse;
+import io.imskms.protocol.ProtocolException;
+import io.imskms.protocol.RetrievalRequest;
+import io.imskms.protocol.RetrievalResponse;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** {@link KmsOperations} over kms-core's {@link DeferredDeliveryService} (binary messages). */
+final class CoreOperations implements KmsOperations {
+  private static final Logger LOG = LoggerFactory.getLogger(CoreOperations.class);
+
+  private final DeferredDeliveryService service;
+  private final MailboxDirectory directory;
+
+  CoreOperations(DeferredDeliveryService service, MailboxDirectory directory) {
+    this.service = Objects.requireNonNull(service);
+    this.directory = directory;
+  }
+
+  /**
+   * Assembles kms-core from the {@code core} configuration: the long-term keys found in (or, with
+   * {@code provisionKeys}, generated in) the token, the mailbox directory, the replay cache and
+   * the lifetimes.
+   */
+  static CoreOperations open(ApiConfig.Core core, Hsm hsm) throws Exception {
+    KeyRing ring = core.provisionKeys() ? KeyRing.ensureProvisioned(hsm) : KeyRing.load(hsm);
+    if (core.provisionKeys() && !core.keyManifest().isBlank()) {
+      ring.writeManifest(Path.of(core.keyManifest()));
+    }
+    LongTermKeys keys = LongTermKeys.of(ring);
+    MailboxDirectory directory = MailboxDirectory.load(Path.of(core.directoryFile()));
+    Clock clock = Clock.systemUTC();
+    ReplayCache replay = new ReplayCache(Duration.ofSeconds(core.replayWindowSeconds()),
+        core.replayMaxEntries(), clock);
+    DeferredDeliveryOptions options = new DeferredDeliveryOptions(
+        Duration.ofSeconds(core.btidLifetimeSeconds()),
+        Duration.ofSeconds(core.ticketRetentionSeconds()));
+    KmsBootstrapper bootstrapper = new KmsBootstrapper(keys, replay, directory, clock,
+        options.btidLifetime(), ServerRandom.HSM);
+    return new CoreOperations(new DeferredDeliveryService(hsm, keys, bootstrapper, directory,
+        replay, clock, options), directory);
+  }
+
+  /** Re-reads the mailbox directory if its file changed; a bad file keeps the old contents. */
+  void reloadDirectory() {
+    if (directory == null) {
+      return;
+    }
+    try {
+      if (directory.reloadIfChanged()) {
+        LOG.info("mailbox directory reloaded");
+      }
+    } catch (MailboxDirectoryException e) {
+      LOG.error("mailbox directory not reloaded, previous contents stay: {}", e.getMessage());
+    }
+  }
+
+  @Override
+  public BootstrapResponse bootstrap(BootstrapRequest request) throws KmsException {
+    byte[] answer = service.bootstrap(request.encode());
+    try {
+      return BootstrapResponse.decode(answer);
+    } catch (ProtocolException e) {
+      throw internal(e);
+    }
+  }
+
+  @Override
+  public MailboxKeyResponse mailboxKeyRequest(MailboxKeyRequest request) throws KmsException {
+    byte[] answer = service.mailboxKeyRequest(request.encode());
+    try {
+      return MailboxKeyResponse.decode(answer);
+    } catch (ProtocolException e) {
+      throw internal(e);
+    }
+  }
+
+  @Override
+  public RetrievalResponse retrieve(RetrievalRequest request) throws KmsException {
+    byte[] answer = service.retrieveMediaKey(request.encode());
+    try {
+      return RetrievalResponse.decode(answer);
+    } catch (ProtocolException e) {
+      throw internal(e);
+    }
+  }
+
+  /** The service's own answer did not parse: a KMS bug, never the client's doing. */
+  private static KmsException internal(ProtocolException e) {
+    return new KmsException(ErrorCode.INTERNAL, "service answer does not parse", e);
+  }
+}

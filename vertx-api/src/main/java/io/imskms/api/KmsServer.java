@@ -1,0 +1,248 @@
+package io.imskms.api;
+
+import io.imskms.api.config.ApiConfig;
+import io.imskms.api.logging.JsonLayout;
+import io.imskms.hsm.HsmStatus;
+import io.imskms.protocol.Role;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.PlatformHandler;
+import io.vertx.ext.web.openapi.router.RequestExtractor;
+import io.vertx.ext.web.openapi.router.RouterBuilder;
+import io.vertx.openapi.contract.OpenAPIContract;
+import io.vertx.openapi.contract.Operation;
+import io.vertx.openapi.contract.SecurityRequirement;
+import io.vertx.openapi.validation.ValidatedRequest;
+import java.util.HashSet;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The KMS's HTTPS server: the routes of docs/openapi.yaml, validated by that document, with the
+ * protocol operations run on the {@link HsmWorker}, health checks and Prometheus metrics.
+ *
+ * <p>Request pipeline: request id, access log and read timeout ({@link RequestTracking}) → body
+ * (at most {@code http.bodyLimitBytes}) → client certificate present on mailbox-only routes →
+ * OpenAPI validation → the operation's handler (identity of the client certificate, decoding) →
+ * {@link KmsOperations} on the worker → JSON. Every failure on the way goes to {@link Problems}.
+ */
+public final class KmsServer extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(KmsServer.class);
+  /** The security scheme of docs/openapi.yaml that means "mailbox client certificate". */
+  static final String MAILBOX_TLS = "mailboxTls";
+
+  private final ApiConfig config;
+  private final HttpServerOptions httpOptions;
+  private final KmsOperations operations;
+  private final Supplier<HsmStatus> hsmStatus;
+  private final PrometheusMeterRegistry registry;
+  private HsmWorker worker;
+  private HttpServer server;
+  private OpenApiDocument document;
+
+  /**
+   * @param config the configuration (http, worker sections are read here)
+   * @param httpOptions listener options with TLS already applied ({@code ServerTls})
+   * @param operations the protocol operations (blocking; run on the worker)
+   * @param hsmStatus the adapter's status, for readiness and fast 503s
+   * @param registry where all meters go; scraped at /metrics
+   */
+  public KmsServer(ApiConfig config, HttpServerOptions httpOptions, KmsOperations operations,
+      Supplier<HsmStatus> hsmStatus, PrometheusMeterRegistry registry) {
+    this.config = Objects.requireNonNull(config);
+    this.httpOptions = new HttpServerOptions(Objects.requireNonNull(httpOptions));
+    this.operations = Objects.requireNonNull(operations);
+    this.hsmStatus = Objects.requireNonNull(hsmStatus);
+    this.registry = Objects.requireNonNull(registry);
+  }
+
+  /** The bound port (useful with port 0); -1 before start. */
+  public int actualPort() {
+    return server == null ? -1 : server.actualPort();
+  }
+
+  @Override
+  public Future<?> start() {
+    ApiMetrics metrics = new ApiMetrics(registry);
+    worker = new HsmWorker(vertx, config.workerPoolSize(), config.worker().queueLimit(),
+        config.worker().maxExecuteTimeMs(), hsmStatus, metrics);
+    metrics.workerGauges(worker);
+    metrics.hsmGauges(hsmStatus);
+    return vertx.executeBlocking(OpenApiDocument::load)
+        .compose(doc -> {
+          document = doc;
+          return OpenAPIContract.from(vertx, doc.forValidator());
+        })
+        .map(contract -> router(contract, metrics))
+        .compose(router -> vertx.createHttpServer(httpOptions).requestHandler(router).listen())
+        .onSuccess(s -> {
+          server = s;
+          LOG.info("KMS API listening on https://{}:{} (TLS {}, worker pool {}, queue limit {})",
+              httpOptions.getHost(), s.actualPort(), config.tls().protocols(),
+              config.workerPoolSize(), config.worker().queueLimit());
+        });
+  }
+
+  @Override
+  public Future<?> stop() {
+    return worker == null ? Future.succeededFuture() : worker.close();
+  }
+
+  private Router router(OpenAPIContract contract, ApiMetrics metrics) {
+    Set<String> paths = new HashSet<>();
+    Set<String> mailboxOnly = new HashSet<>();
+    for (Operation op : contract.operations()) {
+      paths.add(op.getOpenAPIPath());
+      if (requiresMailboxTls(op)) {
+        mailboxOnly.add(op.getOpenAPIPath());
+      }
+    }
+    RequestTracking tracking = new RequestTracking(vertx, metrics, config.http().readTimeoutMs(),
+        paths);
+    RouterBuilder rb = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
+    // A platform handler: Vert.x Web runs those before the body handler.
+    rb.rootHandler((PlatformHandler) tracking::start);
+    rb.rootHandler(BodyHandler.create(false).setBodyLimit(config.http().bodyLimitBytes()));
+    rb.rootHandler(tracking::bodyReceived);
+    rb.rootHandler(rc -> {
+      // 401 before the body is validated: without a certificate nothing else matters.
+      if (mailboxOnly.contains(rc.normalizedPath())) {
+        try {
+          MutualTls.peer(rc);
+        } catch (ApiFailure f) {
+          rc.fail(f);
+          return;
+        }
+      }
+      rc.next();
+    });
+
+    rb.getRoute("bootstrap").setDoSecurity(false).addHandler(this::bootstrap);
+    rb.getRoute("mailboxKeyRequest").setDoSecurity(false).addHandler(this::mailboxKeyRequest);
+    rb.getRoute("retrieve").setDoSecurity(false).addHandler(this::retrieve);
+    rb.getRoute("openapi").addHandler(rc -> rc.response()
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/yaml").end(document.yaml()));
+    rb.getRoute("live").addHandler(rc -> json(rc, 200, new JsonObject().put("status", "UP")));
+    rb.getRoute("ready").addHandler(this::ready);
+    rb.getRoute("metrics").addHandler(rc -> rc.response()
+        .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+        .end(registry.scrape()));
+
+    Router router = rb.createRouter();
+    Problems problems = new Problems(config.worker().retryAfterSeconds());
+    router.route().failureHandler(problems);
+    for (int status : new int[] {400, 404, 405, 408, 413, 415, 500, 503}) {
+      router.errorHandler(status, problems);
+    }
+    return router;
+  }
+
+  private static boolean requiresMailboxTls(Operation op) {
+    if (op.getSecurityRequirements() == null || op.getSecurityRequirements().isEmpty()) {
+      return false;
+    }
+    for (SecurityRequirement r : op.getSecurityRequirements()) {
+      if (r.isEmpty() || !r.getNames().contains(MAILBOX_TLS)) {
+        return false; // an alternative without the client certificate exists
+      }
+    }
+    return true;
+  }
+
+  /** Steps 1a/1b/1m. A mailbox bootstraps only over mutual TLS as itself. */
+  private void bootstrap(RoutingContext rc) {
+    run(rc, "bootstrap", body -> {
+      var req = JsonMessages.bootstrapRequest(body);
+      if (req.role() == Role.MAILBOX) {
+        MutualTls.requirePrincipal(rc, req.id());
+      }
+      return () -> JsonMessages.toJson(operations.bootstrap(req));
+    });
+  }
+
+  /** Figure 17 steps 4–6 (and 19): only the mailbox named ID-Bm, over mutual TLS. */
+  private void mailboxKeyRequest(RoutingContext rc) {
+    run(rc, "mailboxKeyRequest", body -> {
+      var req = JsonMessages.mailboxKeyRequest(body);
+      MutualTls.requirePrincipal(rc, req.idBm());
+      return () -> JsonMessages.toJson(operations.mailboxKeyRequest(req));
+    });
+  }
+
+  /** Figure 18 steps 4–6: UE-B is authenticated by Kb inside the message. */
+  private void retrieve(RoutingContext rc) {
+    run(rc, "retrieve", body -> {
+      var req = JsonMessages.retrievalRequest(body);
+      return () -> JsonMessages.toJson(operations.retrieve(req));
+    });
+  }
+
+  @FunctionalInterface
+  private interface Prepare {
+    /** Decodes and authorises on the event loop; returns the blocking part. */
+    Callable<JsonObject> apply(JsonObject body) throws Exception;
+  }
+
+  private void run(RoutingContext rc, String operation, Prepare prepare) {
+    Callable<JsonObject> task;
+    try {
+      ValidatedRequest validated = rc.get(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST);
+      task = prepare.apply(validated.getBody().getJsonObject());
+    } catch (Exception e) {
+      rc.fail(e);
+      return;
+    }
+    // Log lines of kms-core and the adapter on the worker thread carry the request id too.
+    String requestId = RequestTracking.requestId(rc);
+    Callable<JsonObject> traced = () -> {
+      MDC.put(JsonLayout.REQUEST_ID, requestId);
+      try {
+        return task.call();
+      } finally {
+        MDC.remove(JsonLayout.REQUEST_ID);
+      }
+    };
+    worker.submit(operation, traced).onComplete(ar -> {
+      if (rc.response().ended() || rc.response().closed()) {
+        return;
+      }
+      if (ar.succeeded()) {
+        json(rc, 200, ar.result());
+      } else {
+        rc.fail(ar.cause());
+      }
+    });
+  }
+
+  private void ready(RoutingContext rc) {
+    HsmStatus s = hsmStatus.get();
+    JsonObject hsm = new JsonObject().put("ready", s.ready()).put("generation", s.generation())
+        .put("poolSize", s.poolSize()).put("sessionsInUse", s.sessionsInUse());
+    JsonObject body = new JsonObject().put("status", s.ready() ? "UP" : "DOWN").put("hsm", hsm);
+    if (!s.ready()) {
+      rc.response().putHeader(HttpHeaders.RETRY_AFTER,
+          Integer.toString(config.worker().retryAfterSeconds()));
+    }
+    json(rc, s.ready() ? 200 : 503, body);
+  }
+
+  private static void json(RoutingContext rc, int status, JsonObject body) {
+    rc.response().setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+        .end(body.toBuffer());
+  }
+}

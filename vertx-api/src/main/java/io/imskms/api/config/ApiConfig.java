@@ -1,0 +1,122 @@
+package io.imskms.api.config;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The server's configuration as read from YAML plus {@code KMS_*} environment overrides
+ * ({@link ConfigLoader}). Holds no secret: the HSM PIN is read separately from a file or the
+ * environment ({@link PinSource}), so this object may be logged.
+ *
+ * @param http listener, body limit and timeouts
+ * @param tls server certificate, accepted protocols, client CA, optional PKCS#11 key store
+ * @param hsm how to reach the token
+ * @param worker the HSM worker executor and its admission limit
+ * @param core the protocol service: mailbox directory, replay window, lifetimes, keys
+ * @param dev development conveniences (self-signed TLS material)
+ */
+public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, Dev dev) {
+
+  public ApiConfig {
+    Objects.requireNonNull(core, "core");
+    Objects.requireNonNull(http, "http");
+    Objects.requireNonNull(tls, "tls");
+    Objects.requireNonNull(hsm, "hsm");
+    Objects.requireNonNull(worker, "worker");
+    Objects.requireNonNull(dev, "dev");
+  }
+
+  /** The number of worker threads: {@code worker.poolSize}, or the HSM pool size when 0. */
+  public int workerPoolSize() {
+    return worker.poolSize() > 0 ? worker.poolSize() : hsm.poolSize();
+  }
+
+  /**
+   * @param host address to bind
+   * @param port TCP port (0 picks a free one)
+   * @param bodyLimitBytes larger request bodies are answered 413
+   * @param readTimeoutMs a request whose body is not complete after this long is answered 408
+   * @param idleTimeoutSeconds a connection idle this long is closed
+   */
+  public record Http(String host, int port, int bodyLimitBytes, long readTimeoutMs,
+      int idleTimeoutSeconds) {}
+
+  /**
+   * @param protocols enabled TLS versions; TLSv1.3 only unless TLSv1.2 is added explicitly
+   * @param certFile PEM server certificate chain
+   * @param keyFile PEM (PKCS#8) server private key, used when the key store type is {@code pem}
+   * @param clientCaFile PEM CA certificate(s) that issue mailbox client certificates
+   * @param keyStore where the server key lives
+   */
+  public record Tls(List<String> protocols, String certFile, String keyFile, String clientCaFile,
+      KeyStore keyStore) {
+    public Tls {
+      protocols = List.copyOf(protocols);
+    }
+  }
+
+  /**
+   * @param type {@code pem} (key in {@code tls.keyFile}) or {@code pkcs11} (key in the token,
+   *     through SunPKCS11)
+   * @param pkcs11Config the SunPKCS11 configuration file (library, slot or token label)
+   * @param alias the key entry's alias in the PKCS#11 key store (its CKA_LABEL); empty for the
+   *     only entry
+   */
+  public record KeyStore(String type, String pkcs11Config, String alias) {
+    public boolean isPkcs11() {
+      return "pkcs11".equalsIgnoreCase(type);
+    }
+  }
+
+  /**
+   * @param module the PKCS#11 library
+   * @param tokenLabel the token, found by label
+   * @param pinFile the file holding the user PIN (used when KMS_HSM_PIN is not set)
+   * @param poolSize PKCS#11 sessions in the adapter's pool
+   * @param borrowTimeoutMs how long a request waits for a session
+   * @param recycleAfterObjects SoftHSM2 memory recycling; 0 disables (required with a PKCS#11
+   *     TLS key store on the same module)
+   * @param recoveryIntervalMs minimum time between two recovery attempts
+   * @param deriveTemplateSupported whether the token honours CKA_DERIVE_TEMPLATE
+   */
+  public record Hsm(String module, String tokenLabel, String pinFile, int poolSize,
+      long borrowTimeoutMs, long recycleAfterObjects, long recoveryIntervalMs,
+      boolean deriveTemplateSupported) {}
+
+  /**
+   * @param poolSize worker threads for HSM work; 0 means the HSM pool size
+   * @param queueLimit requests admitted beyond the pool size; more are answered 503 at once
+   * @param maxExecuteTimeMs Vert.x blocked-thread warning threshold for one HSM task
+   * @param retryAfterSeconds the Retry-After value of 503 answers
+   */
+  public record Worker(int poolSize, int queueLimit, long maxExecuteTimeMs,
+      int retryAfterSeconds) {}
+
+  /**
+   * @param directoryFile the mailbox directory (JSON, docs/configuration.md); reloaded when it
+   *     changes
+   * @param directoryReloadSeconds how often the directory file is checked for changes
+   * @param replayWindowSeconds accepted clock difference of request timestamps, and how long a
+   *     nonce is remembered
+   * @param replayMaxEntries replay cache capacity (about 128 bytes of heap each); full means 503
+   * @param btidLifetimeSeconds how long a B-TID is accepted after bootstrapping
+   * @param ticketRetentionSeconds how long a ticket is accepted (the mailbox's retention period)
+   * @param provisionKeys generate missing long-term keys (version 1) in the token at start-up
+   * @param keyManifest the key manifest file; when it exists its key check values are checked at
+   *     every login, and it is written after provisioning; empty for none
+   */
+  public record Core(String directoryFile, int directoryReloadSeconds, long replayWindowSeconds,
+      int replayMaxEntries, long btidLifetimeSeconds, long ticketRetentionSeconds,
+      boolean provisionKeys, String keyManifest) {}
+
+  /**
+   * @param enabled create and reuse self-signed TLS material under {@code tlsDir}
+   * @param tlsDir where the dev CA, server and client certificates live
+   * @param mailboxes one client certificate is issued per mailbox identity
+   */
+  public record Dev(boolean enabled, String tlsDir, List<String> mailboxes) {
+    public Dev {
+      mailboxes = List.copyOf(mailboxes);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+package io.imskms.api;
+
+import io.imskms.api.config.ApiConfig;
+import io.imskms.api.config.ConfigLoader;
+import io.imskms.client.Bootstrapping;
+import io.imskms.client.ClientSession;
+import io.imskms.client.Credential;
+import io.imskms.client.DeviceEnrolment;
+import io.imskms.client.MailboxClient;
+import io.imskms.client.RandomSource;
+import io.imskms.client.UeClient;
+import io.imskms.core.LongTermKeys;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.enrolment.EcdhEnrolment;
+import io.imskms.core.keys.KeyRing;
+import io.imskms.hsm.SoftHsmTestToken;
+import io.imskms.protocol.Role;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * A KMS started the way an operator starts it ({@link KmsApplication}, configuration through
+ * {@code KMS_*} variables, development TLS material), on a real SoftHSM2 token (one per test
+ * class) with fresh long-term keys, on a free port; plus HTTPS clients with and without mailbox
+ * client certificates, and the client SDK peers.
+ */
+final class TestKms implements AutoCloseable {
+  static final String ALICE = "sip:alice@ims.example.com";
+  static final String BOB = "sip:bob@ims.example.com";
+  static final String CAROL = "sip:carol@ims.example.com";
+  static final String VM_BOB = "sip:vm.bob@ims.example.com";
+  static final String VM_CAROL = "sip:vm.carol@ims.example.com";
+
+  final SoftHsmTestToken token;
+  final Path work;
+  final KmsApplication app;
+  /** The clients' own Vert.x, so that the server's metrics only show the server. */
+  final Vertx clientVertx = Vertx.vertx();
+  /** No client certificate (a UE). */
+  final WebClient ue;
+  /** Client certificate of sip:vm.bob. */
+  final WebClient vmBob;
+  /** Client certificate of sip:vm.carol. */
+  final WebClient vmCarol;
+  final Clock clock = Clock.systemUTC();
+  final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
+  final UeClient ueSdk = new UeClient(clock, RandomSource.secure());
+  final MailboxClient mailboxSdk = new MailboxClient(clock, RandomSource.secure());
+  private EcdhEnrolment enrolment;
+
+  private TestKms(SoftHsmTestToken token, Path work, KmsApplication app) {
+    this.token = token;
+    this.work = work;
+    this.app = app;
+    Path tls = work.resolve("tls");
+    this.ue = client(tls, null);
+    this.vmBob = client(tls, VM_BOB);
+    this.vmCarol = client(tls, VM_CAROL);
+  }
+
+  /** A KMS over kms-core's DeferredDeliveryService. */
+  static TestKms start(Consumer<Map<String, String>> env) throws Exception {
+    return start(env, null);
+  }
+
+  /**
+   * A KMS; {@code operations} replaces the real service when not null (to make the worker
+   * block, for example). The long-term keys are generated either way.
+   */
+  static TestKms start(Consumer<Map<String, String>> envTweaks, KmsOperations operations)
+      throws Exception {
+    SoftHsmTestToken token = SoftHsmTestToken.create();
+    Path work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
+        "api-test-");
+    Path directoryFile = work.resolve("directory.json");
+    Files.writeString(directoryFile, "{\"version\":1,\"mailboxes\":{"
+        + "\"" + VM_BOB + "\":{\"users\":[\"" + BOB + "\"]},"
+        + "\"" + VM_CAROL + "\":{\"users\":[\"" + CAROL + "\"]}}}", StandardCharsets.UTF_8);
+    Map<String, String> env = new HashMap<>();
+    env.put("KMS_HTTP_HOST", "127.0.0.1");
+    env.put("KMS_HTTP_PORT", "0");
+    env.put("KMS_HTTP_READ_TIMEOUT_MS", "1500");
+    env.put("KMS_DEV_ENABLED", "true");
+    env.put("KMS_DEV_TLS_DIR", work.resolve("tls").toString());
+    env.put("KMS_DEV_MAILBOXES", VM_BOB + "," + VM_CAROL);
+    env.put("KMS_HSM_MODULE", token.module().toString());
+    env.put("KMS_HSM_TOKEN_LABEL", token.label());
+    env.put("KMS_HSM_PIN", token.userPinForTest());
+    env.put("KMS_HSM_POOL_SIZE", "4");
+    env.put("KMS_WORKER_QUEUE_LIMIT", "256");
+    env.put("KMS_CORE_DIRECTORY_FILE", directoryFile.toString());
+    env.put("KMS_CORE_PROVISION_KEYS", "true");
+    env.put("KMS_CORE_KEY_MANIFEST", work.resolve("keys.json").toString());
+    envTweaks.accept(env);
+    ApiConfig config = ConfigLoader.load(null, env);
+    KmsApplication app = operations == null
+        ? KmsApplication.start(config, env)
+        : KmsApplication.start(config, env, hsm -> {
+          KeyRing.ensureProvisioned(hsm);
+          return operations;
+        });
+    TestKms kms = new TestKms(token, work, app);
+    kms.enrolment = new EcdhEnrolment(app.hsm(), LongTermKeys.of(KeyRing.load(app.hsm())),
+        MailboxDirectory.load(directoryFile));
+    return kms;
+  }
+
+  private WebClient client(Path tls, String mailbox) {
+    WebClientOptions o = new WebClientOptions()
+        .setSsl(true)
+        .setVerifyHost(true)
+        .setEnabledSecureTransportProtocols(Set.of("TLSv1.3"))
+        .setTrustOptions(new PemTrustOptions().addCertPath(tls.resolve("ca.pem").toString()))
+        .setDefaultHost("localhost")
+        .setDefaultPort(app.port());
+    if (mailbox != null) {
+      o.setKeyCertOptions(new PemKeyCertOptions()
+          .setCertPath(app.devTls().clientCert(mailbox).toString())
+          .setKeyPath(app.devTls().clientKey(mailbox).toString()));
+    }
+    return WebClient.create(clientVertx, o, new PoolOptions().setHttp1MaxSize(64));
+  }
+
+  /** Enrols a principal through the real ECDH enrolment and returns its credential. */
+  Credential enrol(Role role, String id) throws Exception {
+    DeviceEnrolment device = new DeviceEnrolment(role, id);
+    return device.open(enrolment.enrol(device.requestBytes()));
+  }
+
+  /** POSTs JSON and waits for the answer. */
+  HttpResponse<Buffer> post(WebClient c, String path, JsonObject body) {
+    return c.post(path).putHeader("content-type", "application/json")
+        .sendBuffer(body.toBuffer()).await();
+  }
+
+  /** Bootstraps over HTTPS (a mailbox with its client certificate). */
+  ClientSession bootstrap(WebClient c, Credential cred) throws Exception {
+    Bootstrapping.Pending p = bootstrapping.start(cred);
+    JsonObject req = JsonMessages.toJson(
+        io.imskms.protocol.BootstrapRequest.decode(p.requestBytes()));
+    HttpResponse<Buffer> r = post(c, "/v1/bootstrap", req);
+    if (r.statusCode() != 200) {
+      throw new AssertionError("bootstrap failed: " + r.statusCode() + " " + r.bodyAsString());
+    }
+    return bootstrapping.finish(p,
+        JsonMessages.bootstrapResponse(r.bodyAsJsonObject()).encode());
+  }
+
+  @Override
+  public void close() {
+    ue.close();
+    vmBob.close();
+    vmCarol.close();
+    clientVertx.close().await();
+    app.close();
+    token.close();
+  }
+}
