@@ -236,7 +236,12 @@ public final class Pkcs11Hsm implements Hsm {
 
   /** Quiesce, finalize, initialise, log in, re-find keys, resume. */
   private void reinitialise(boolean recovery) throws HsmException {
-    gate.writeLock().lock();
+    // Bounded: while a writer waits, the fair gate holds back new sessions, so a session that is
+    // never closed must not stall the whole HSM. Give up, let requests through, try again later.
+    if (!tryWriteLock()) {
+      throw new HsmUnavailableException((recovery ? "recovery" : "recycle") + " postponed: HSM"
+          + " sessions still open after " + cfg.borrowTimeout().toMillis() + " ms");
+    }
     try {
       if (closed) {
         throw new HsmUnavailableException("HSM adapter is closed");
@@ -309,7 +314,10 @@ public final class Pkcs11Hsm implements Hsm {
         }
       } catch (HsmException | RuntimeException e) {
         LOG.warn("HSM recycle failed: {}", e.getMessage());
-        requestRecovery(cfg.recoveryInterval().toMillis());
+        Generation g = gen;
+        if (g == null || g.broken) {
+          requestRecovery(cfg.recoveryInterval().toMillis());
+        }
       } finally {
         recycleQueued.set(false);
       }
@@ -323,13 +331,26 @@ public final class Pkcs11Hsm implements Hsm {
     }
     closed = true;
     maintenance.shutdownNow();
-    gate.writeLock().lock();
+    if (!tryWriteLock()) {
+      // Finalizing under a session in use could crash the JVM inside the token library.
+      LOG.warn("HSM adapter closed with sessions still open; the module stays initialised");
+      return;
+    }
     try {
       Generation g = gen;
       gen = null;
       teardown(g);
     } finally {
       gate.writeLock().unlock();
+    }
+  }
+
+  private boolean tryWriteLock() {
+    try {
+      return gate.writeLock().tryLock(cfg.borrowTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

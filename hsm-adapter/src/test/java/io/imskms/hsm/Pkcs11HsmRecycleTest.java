@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Recycling the module (SoftHSM2's leak) while requests run: none of them fails. */
@@ -19,10 +21,21 @@ class Pkcs11HsmRecycleTest {
   private static final KeySpec GCM = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.ENCRYPT,
       KeyUsage.DECRYPT);
 
+  private static SoftHsmTestToken token;
+
+  @BeforeAll
+  static void createToken() {
+    token = SoftHsmTestToken.create();
+  }
+
+  @AfterAll
+  static void deleteToken() {
+    token.close();
+  }
+
   @Test
   void recycle_onDemandAndByObjectCount_doesNotFailRequestsInFlight() throws Exception {
-    try (SoftHsmTestToken token = SoftHsmTestToken.create();
-        Pkcs11Hsm hsm = token.open(b -> b.poolSize(2).recycleAfterObjects(3000)
+    try (Pkcs11Hsm hsm = token.open(b -> b.poolSize(2).recycleAfterObjects(3000)
             .borrowTimeout(Duration.ofSeconds(5)))) {
       KeyRef root = hsm.generateLongTermKey("root", 1, ROOT).ref();
       long generationBefore = hsm.status().generation();
@@ -68,6 +81,29 @@ class Pkcs11HsmRecycleTest {
       assertEquals(0, hsm.countSessionObjects());
       System.out.printf("recycle test: %d requests, %d recycles, generation %d%n",
           requests.get(), status.recycles(), status.generation());
+    }
+  }
+
+  @Test
+  void recycle_withASessionLeftOpen_isPostponed_andOtherRequestsKeepWorking() throws Exception {
+    try (Pkcs11Hsm hsm = token.open(b -> b.poolSize(2).borrowTimeout(Duration.ofMillis(300)))) {
+      KeyRef root = hsm.generateLongTermKey("root-postponed", 1, ROOT).ref();
+      Thread holder = new Thread(() -> {
+        try {
+          HsmSession forgotten = hsm.openSession(); // never closed by this thread
+          forgotten.random(8);
+        } catch (HsmException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      holder.start();
+      holder.join();
+      HsmUnavailableException e = assertThrows(HsmUnavailableException.class, hsm::recycle);
+      assertTrue(e.getMessage().contains("postponed"), e.getMessage());
+      try (HsmSession s = hsm.openSession()) {
+        s.deriveKey(root, "after".getBytes(StandardCharsets.UTF_8), GCM);
+      }
+      assertTrue(hsm.status().ready());
     }
   }
 }

@@ -16,6 +16,7 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,8 +57,9 @@ public final class HsmBench {
   private static final byte[] DATA = new byte[64];
   private static final byte[] CONTEXT = "imskms/bench/derive".getBytes(StandardCharsets.US_ASCII);
   private static final double TARGET_OVERHEAD = 0.10;
-  private static final int[] THREADS = {1, 2};
   private static final int EX_USAGE = 64;
+  private static final List<String> GROUPS = List.of("gcm", "hmac-session", "hmac-token",
+      "derive", "wrap", "unwrap");
 
   static {
     Arrays.fill(DATA, (byte) 0x5a);
@@ -76,6 +78,12 @@ public final class HsmBench {
     long cycles = 1_000_000;
     long every; // 0 = cycles / 10
     long recycleEvery = 100_000;
+    int[] threads = {1, 2};
+    List<String> only = List.of(); // group names; empty = all
+
+    int maxThreads() {
+      return Arrays.stream(threads).max().orElse(1);
+    }
   }
 
   private static final class UsageException extends Exception {
@@ -85,12 +93,14 @@ public final class HsmBench {
   }
 
   private static final String USAGE = String.join("\n",
-      "usage: HsmBench [--seconds S] [--rounds R] [--warmup S]",
+      "usage: HsmBench [--seconds S] [--rounds R] [--warmup S] [--threads L] [--only L]",
       "       HsmBench --rss [--cycles N] [--every N] [--recycle-every N]",
       "  default    adapter vs direct wrapper calls, ops/s at 1 and 2 threads",
       "             --seconds S  length of one measurement (default 0.6)",
       "             --rounds R   interleaved rounds; the median round is reported (default 5)",
       "             --warmup S   warm-up per measurement before round 1 (default 0.3)",
+      "             --threads L  thread counts, comma-separated (default 1,2)",
+      "             --only L     operations, comma-separated, of: " + String.join(",", GROUPS),
       "  --rss      derive+destroy cycles through the adapter, process RSS; two fresh JVMs,",
       "             recycling off, then on",
       "             --cycles N         cycles per phase (default 1000000)",
@@ -116,6 +126,21 @@ public final class HsmBench {
         case "--cycles" -> o.cycles = positiveLong(value(args, ++i, a), a);
         case "--every" -> o.every = positiveLong(value(args, ++i, a), a);
         case "--recycle-every" -> o.recycleEvery = positiveLong(value(args, ++i, a), a);
+        case "--threads" -> {
+          String[] parts = value(args, ++i, a).split(",");
+          o.threads = new int[parts.length];
+          for (int k = 0; k < parts.length; k++) {
+            o.threads[k] = (int) Math.min(16, positiveLong(parts[k], a));
+          }
+        }
+        case "--only" -> {
+          o.only = List.of(value(args, ++i, a).split(","));
+          for (String g : o.only) {
+            if (!GROUPS.contains(g)) {
+              throw new UsageException("--only takes " + String.join(",", GROUPS) + ", not " + g);
+            }
+          }
+        }
         case "-h", "--help" -> throw new UsageException(null);
         default -> throw new UsageException("unknown option " + a);
       }
@@ -273,19 +298,20 @@ public final class HsmBench {
 
   /** The harness state of a throughput run. */
   private static final class Throughput {
-    final Options o;
     final Pkcs11Hsm hsm;
     final KeyRef root;
     final KeyRef macToken;
-    final ExecutorService[] fixtureWorkers = new ExecutorService[THREADS[THREADS.length - 1]];
-    final ExecutorService[] plainWorkers = new ExecutorService[fixtureWorkers.length];
-    final Fixture[] fixtures = new Fixture[fixtureWorkers.length];
+    final ExecutorService[] fixtureWorkers;
+    final ExecutorService[] plainWorkers;
+    final Fixture[] fixtures;
 
     Throughput(Options o, Pkcs11Hsm hsm, KeyRef root, KeyRef macToken) {
-      this.o = o;
       this.hsm = hsm;
       this.root = root;
       this.macToken = macToken;
+      fixtureWorkers = new ExecutorService[o.maxThreads()];
+      plainWorkers = new ExecutorService[o.maxThreads()];
+      fixtures = new Fixture[o.maxThreads()];
       for (int i = 0; i < fixtureWorkers.length; i++) {
         fixtureWorkers[i] = worker("bench-fixture-" + i);
         plainWorkers[i] = worker("bench-open-" + i);
@@ -397,27 +423,28 @@ public final class HsmBench {
       Map<String, Group> by = new HashMap<>();
       groups.forEach(g -> by.put(g.name(), g));
       List<Row> rows = new ArrayList<>();
-      rows.add(row("AES-GCM decrypt 64 B, session key", "session", by.get("gcm"), "adapter"));
-      rows.add(row("HMAC-SHA-256 64 B, session key", "session", by.get("hmac-session"),
-          "adapter"));
-      rows.add(row("HMAC-SHA-256 64 B, token key", "session", by.get("hmac-token"), "adapter"));
-      rows.add(row("HMAC-SHA-256 64 B, token key", "open/op", by.get("hmac-token"),
-          "adapter-open"));
-      rows.add(row("derive+destroy (AES-ECB-ENCRYPT-DATA)", "session", by.get("derive"),
-          "adapter"));
-      rows.add(row("derive+destroy (AES-ECB-ENCRYPT-DATA)", "open/op", by.get("derive"),
-          "adapter-open"));
-      rows.add(row("wrap KW, 32-byte key", "session", by.get("wrap"), "adapter"));
-      rows.add(row("unwrap KW + destroy", "session", by.get("unwrap"), "adapter"));
+      row(rows, "AES-GCM decrypt 64 B, session key", "session", by.get("gcm"), "adapter");
+      row(rows, "HMAC-SHA-256 64 B, session key", "session", by.get("hmac-session"), "adapter");
+      row(rows, "HMAC-SHA-256 64 B, token key", "session", by.get("hmac-token"), "adapter");
+      row(rows, "HMAC-SHA-256 64 B, token key", "open/op", by.get("hmac-token"), "adapter-open");
+      row(rows, "derive+destroy (AES-ECB-ENCRYPT-DATA)", "session", by.get("derive"), "adapter");
+      row(rows, "derive+destroy (AES-ECB-ENCRYPT-DATA)", "open/op", by.get("derive"),
+          "adapter-open");
+      row(rows, "wrap KW, 32-byte key", "session", by.get("wrap"), "adapter");
+      row(rows, "unwrap KW + destroy", "session", by.get("unwrap"), "adapter");
       return rows;
     }
 
-    private static Row row(String op, String mode, Group g, String adapterVariant) {
+    private static void row(List<Row> rows, String op, String mode, Group g,
+        String adapterVariant) {
+      if (g == null) {
+        return; // not selected with --only
+      }
       Variant a = g.variants().stream().filter(v -> v.name().equals(adapterVariant)).findFirst()
           .orElseThrow();
       Variant d = g.variants().stream().filter(v -> v.name().equals("direct")).findFirst()
           .orElseThrow();
-      return new Row(op, mode, g, a, d);
+      rows.add(new Row(op, mode, g, a, d));
     }
 
     /**
@@ -483,24 +510,25 @@ public final class HsmBench {
     Pkcs11Hsm hsm = null;
     try {
       // Two fixture sessions are held for the whole run, two more serve the open/op variants.
-      hsm = token.open(b -> b.poolSize(2 * THREADS[THREADS.length - 1]));
+      hsm = token.open(b -> b.poolSize(2 * o.maxThreads()));
       KeyRef root = hsm.generateLongTermKey("bench-root", 1, ROOT).ref();
       KeyRef macToken = hsm.generateLongTermKey("bench-mac", 1, MAC).ref();
       t = new Throughput(o, hsm, root, macToken);
       t.openFixtures();
-      List<Group> groups = t.groups();
+      List<Group> groups = t.groups().stream()
+          .filter(g -> o.only.isEmpty() || o.only.contains(g.name())).toList();
       List<Row> rows = Throughput.rows(groups);
 
       int measurements = 0;
       for (Group g : groups) {
         measurements += g.variants().size();
       }
-      double estimate = measurements * THREADS.length * (o.rounds * o.seconds + o.warmup);
+      double estimate = measurements * o.threads.length * (o.rounds * o.seconds + o.warmup);
       printHeader(started, hsm, token, o, estimate);
 
       // Warm-up (JIT), every variant at every thread count, results discarded.
       if (o.warmup > 0) {
-        for (int threads : THREADS) {
+        for (int threads : o.threads) {
           for (Group g : groups) {
             for (Variant v : g.variants()) {
               t.measure(v, threads, o.warmup);
@@ -509,18 +537,18 @@ public final class HsmBench {
         }
       }
 
-      // per thread count: variant -> ops/s in each round
-      List<Map<Variant, Sample[]>> results = newResults(THREADS.length);
+      // per thread count: variant -> its sample in each round
+      List<Map<Variant, Sample[]>> results = newResults(o.threads.length);
       for (int r = 0; r < o.rounds; r++) {
-        for (int ti = 0; ti < THREADS.length; ti++) {
+        for (int ti = 0; ti < o.threads.length; ti++) {
           for (Group g : groups) {
             List<Variant> order = new ArrayList<>(g.variants());
             if (r % 2 == 1) {
-              java.util.Collections.reverse(order);
+              Collections.reverse(order);
             }
             for (Variant v : order) {
               results.get(ti).computeIfAbsent(v, k -> new Sample[o.rounds])[r] =
-                  t.measure(v, THREADS[ti], o.seconds);
+                  t.measure(v, o.threads[ti], o.seconds);
             }
           }
         }
@@ -580,7 +608,7 @@ public final class HsmBench {
     String fmt = "%-38s %-7s %3s %10s %10s %9s %-5s %13s %8s  %s%n";
     System.out.printf(Locale.ROOT, fmt, "operation", "mode", "thr", "adapter/s", "direct/s",
         "overhead", "<=10%", "CPU us/op a/d", "CPU ovh", "overhead per round");
-    for (int ti = 0; ti < THREADS.length; ti++) {
+    for (int ti = 0; ti < o.threads.length; ti++) {
       for (Row row : rows) {
         Sample[] a = results.get(ti).get(row.adapter());
         Sample[] d = results.get(ti).get(row.direct());
@@ -594,7 +622,7 @@ public final class HsmBench {
         }
         int median = medianIndex(ratio);
         int cpuMedian = medianIndex(cpuRatio);
-        System.out.printf(Locale.ROOT, fmt, row.operation(), row.mode(), THREADS[ti],
+        System.out.printf(Locale.ROOT, fmt, row.operation(), row.mode(), o.threads[ti],
             String.format(Locale.ROOT, "%,.0f", a[median].opsPerSecond()),
             String.format(Locale.ROOT, "%,.0f", d[median].opsPerSecond()),
             String.format(Locale.ROOT, "%+.1f%%", ratio[median] * 100),
