@@ -65,10 +65,15 @@ public final class Pkcs11Hsm implements Hsm {
   private volatile HsmCapabilities capabilities;
   private volatile String lastError;
   private volatile boolean closed;
+  private static final long MAX_BACKOFF_MS = 30_000;
+  private volatile long recoveryBackoffMillis;
+  private volatile long lastRecoveryAttemptNanos = System.nanoTime() - 3_600_000_000_000L;
+  private volatile boolean recoveryHalted;
 
   private Pkcs11Hsm(HsmConfig cfg, PKCS11Module module) {
     this.cfg = cfg;
     this.module = module;
+    this.recoveryBackoffMillis = cfg.recoveryInterval().toMillis();
     this.maintenance = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "hsm-maintenance");
       t.setDaemon(true);
@@ -231,6 +236,7 @@ public final class Pkcs11Hsm implements Hsm {
     if (gate.getReadHoldCount() > 0) {
       throw new HsmPolicyException("recycle called from inside an HsmSession");
     }
+    recoveryHalted = false;
     reinitialise(false);
   }
 
@@ -286,27 +292,61 @@ public final class Pkcs11Hsm implements Hsm {
     requestRecovery(0);
   }
 
-  private void requestRecovery(long delayMillis) {
-    if (closed || !recoveryQueued.compareAndSet(false, true)) {
+  /**
+   * Schedules a re-initialisation, no sooner than the back-off allows: the delay starts at
+   * {@code recoveryInterval} and doubles after every failed attempt up to {@link #MAX_BACKOFF_MS}.
+   * A token that refuses the PIN halts automatic recovery: retrying C_Login would lock the PIN on
+   * a real HSM. An explicit {@link #recycle()} (an operator's action) tries again.
+   */
+  private void requestRecovery(long minDelayMillis) {
+    if (closed || recoveryHalted || !recoveryQueued.compareAndSet(false, true)) {
       return;
     }
-    maintenance.schedule(() -> {
-      recoveryQueued.set(false);
-      try {
-        reinitialise(true);
-      } catch (HsmException | RuntimeException e) {
-        LOG.warn("HSM recovery failed, retrying in {} ms: {}",
-            cfg.recoveryInterval().toMillis(), e.getMessage());
-        requestRecovery(cfg.recoveryInterval().toMillis());
-      }
-    }, delayMillis, TimeUnit.MILLISECONDS);
+    long sinceLast = (System.nanoTime() - lastRecoveryAttemptNanos) / 1_000_000;
+    long delay = Math.max(minDelayMillis, Math.max(0, recoveryBackoffMillis - sinceLast));
+    try {
+      maintenance.schedule(this::recoverNow, delay, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      recoveryQueued.set(false); // closed meanwhile
+    }
   }
+
+  private void recoverNow() {
+    recoveryQueued.set(false);
+    lastRecoveryAttemptNanos = System.nanoTime();
+    try {
+      reinitialise(true);
+      recoveryBackoffMillis = cfg.recoveryInterval().toMillis();
+    } catch (HsmException e) {
+      if (refusesPin(e)) {
+        recoveryHalted = true;
+        LOG.error("HSM recovery halted: the token refused the PIN ({}); not retrying, to avoid"
+            + " locking it. Fix the PIN and restart or recycle.", e.ckrName());
+        return;
+      }
+      recoveryBackoffMillis = Math.min(MAX_BACKOFF_MS, recoveryBackoffMillis * 2);
+      LOG.warn("HSM recovery failed, retrying in {} ms: {}", recoveryBackoffMillis,
+          e.getMessage());
+      requestRecovery(recoveryBackoffMillis);
+    } catch (RuntimeException e) {
+      recoveryBackoffMillis = Math.min(MAX_BACKOFF_MS, recoveryBackoffMillis * 2);
+      LOG.warn("HSM recovery failed, retrying in {} ms: {}", recoveryBackoffMillis, e.toString());
+      requestRecovery(recoveryBackoffMillis);
+    }
+  }
+
+  private static boolean refusesPin(HsmException e) {
+    long c = e.ckr();
+    return c == CKR_PIN_INCORRECT || c == CKR_PIN_LOCKED || c == CKR_PIN_EXPIRED
+        || c == CKR_PIN_LEN_RANGE || c == CKR_USER_PIN_NOT_INITIALIZED;
+  }
+
 
   private void requestRecycle() {
     if (closed || !recycleQueued.compareAndSet(false, true)) {
       return;
     }
-    maintenance.execute(() -> {
+    Runnable task = () -> {
       try {
         Generation g = gen;
         if (g != null && g.objectsCreated.get() >= cfg.recycleAfterObjects()) {
@@ -321,7 +361,12 @@ public final class Pkcs11Hsm implements Hsm {
       } finally {
         recycleQueued.set(false);
       }
-    });
+    };
+    try {
+      maintenance.execute(task);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      recycleQueued.set(false); // closed meanwhile
+    }
   }
 
   @Override
@@ -491,7 +536,8 @@ public final class Pkcs11Hsm implements Hsm {
         }
         handle = found[0];
         a = g.admin.getAttrValues(handle, CKA_KEY_TYPE, CKA_VALUE_LEN, CKA_SENSITIVE,
-            CKA_EXTRACTABLE, CKA_DERIVE, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT,
+            CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL,
+            CKA_MODIFIABLE, CKA_DERIVE, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT,
             CKA_WRAP, CKA_UNWRAP);
       } catch (PKCS11Exception e) {
         HsmException he = Ckr.translate(Ckr.Op.FIND, id, e);
@@ -500,9 +546,14 @@ public final class Pkcs11Hsm implements Hsm {
         }
         throw he;
       }
-      if (!Boolean.TRUE.equals(a.sensitive()) || !Boolean.FALSE.equals(a.extractable())) {
-        throw new HsmPolicyException("long-term key " + id + " is not sensitive and"
-            + " non-extractable; refusing to use it");
+      // A key someone imported (C_CreateObject, value known to them) or ever let out is not a
+      // long-term key of this KMS, whatever its label says.
+      if (!Boolean.TRUE.equals(a.sensitive()) || !Boolean.FALSE.equals(a.extractable())
+          || !Boolean.TRUE.equals(a.alwaysSensitive())
+          || !Boolean.TRUE.equals(a.neverExtractable()) || !Boolean.TRUE.equals(a.local())
+          || Boolean.TRUE.equals(a.modifiable())) {
+        throw new HsmPolicyException("long-term key " + id + " was not generated in the token as"
+            + " always sensitive, never extractable and unmodifiable; refusing to use it");
       }
       KeySpec spec = specOf(id, a);
       String kcv = computeKcv(g, g.admin, handle, spec);

@@ -24,6 +24,7 @@ final class Pkcs11Session implements HsmSession {
   private final boolean deriveTemplate;
   /** Handles of the session objects this session created and has not destroyed yet. */
   private final List<KeyRef> live = new ArrayList<>(4);
+  private final Thread opener = Thread.currentThread();
   private boolean broken;
   private boolean closed;
 
@@ -72,14 +73,7 @@ final class Pkcs11Session implements HsmSession {
     if (!key.spec().allows(usage)) {
       throw new HsmPolicyException(key + " does not allow " + usage);
     }
-    if (key.kind() == KeyRef.Kind.SESSION) {
-      if (key.owner != this || key.generation != g.number || !live.contains(key)) {
-        throw new HsmPolicyException(key + " is stale: it belongs to another, closed or"
-            + " re-initialised HSM session");
-      }
-      return key.handle;
-    }
-    return hsm.handleOf(g, key);
+    return handleOf(key);
   }
 
   private KeyRef track(long handle, String origin, KeySpec spec) {
@@ -112,8 +106,12 @@ final class Pkcs11Session implements HsmSession {
     if (!key.spec().extractable()) {
       throw new HsmPolicyException(key + " is not wrappable");
     }
-    long th = key.kind() == KeyRef.Kind.SESSION ? sessionHandle(key) : hsm.handleOf(g, key);
+    long th = handleOf(key);
     return run(Ckr.Op.WRAP, kek, () -> s.wrapKey(wrapMechanism(mode), kh, th));
+  }
+
+  private long handleOf(KeyRef key) throws HsmException {
+    return key.kind() == KeyRef.Kind.SESSION ? sessionHandle(key) : hsm.handleOf(g, key);
   }
 
   private long sessionHandle(KeyRef key) throws HsmException {
@@ -284,11 +282,11 @@ final class Pkcs11Session implements HsmSession {
       throw new HsmPolicyException("long-term keys are not destroyed through a session");
     }
     long h = sessionHandle(sessionKey);
-    live.remove(sessionKey);
     run(Ckr.Op.DESTROY, sessionKey, () -> {
       s.destroyObject(h);
       return null;
     });
+    live.remove(sessionKey);
   }
 
   /**
@@ -319,7 +317,7 @@ final class Pkcs11Session implements HsmSession {
 
   /** The raw handle of a key, for the side-by-side benchmark of direct wrapper calls only. */
   long rawHandleForBenchmark(KeyRef key) throws HsmException {
-    return key.kind() == KeyRef.Kind.SESSION ? sessionHandle(key) : hsm.handleOf(g, key);
+    return handleOf(key);
   }
 
   @Override
@@ -327,23 +325,37 @@ final class Pkcs11Session implements HsmSession {
     if (closed) {
       return;
     }
+    if (Thread.currentThread() != opener) {
+      // The gate's read lock belongs to the opening thread; unlocking elsewhere would fail after
+      // the PKCS#11 session had already gone back to the pool.
+      throw new IllegalStateException("an HsmSession must be closed by the thread that opened it");
+    }
     closed = true;
-    for (KeyRef k : live) {
-      if (broken || g.broken) {
-        break; // the module is being re-initialised: C_Finalize destroys every session object
-      }
-      try {
-        s.destroyObject(k.handle);
-      } catch (PKCS11Exception e) {
-        if (Ckr.meansTokenLost(e.getErrorCode())) {
-          broken = true;
-          hsm.markBroken(g, Ckr.translate(Ckr.Op.DESTROY, k.toString(), e));
+    try {
+      for (KeyRef k : live) {
+        if (broken || g.broken) {
+          break; // the module is being re-initialised: C_Finalize destroys every session object
+        }
+        try {
+          s.destroyObject(k.handle);
+        } catch (PKCS11Exception e) {
+          if (Ckr.meansTokenLost(e.getErrorCode())) {
+            broken = true;
+            hsm.markBroken(g, Ckr.translate(Ckr.Op.DESTROY, k.toString(), e));
+          } else {
+            broken = true; // an object we cannot destroy: do not reuse this session
+          }
         }
       }
+    } catch (RuntimeException e) {
+      broken = true;
+      throw e;
+    } finally {
+      live.clear();
+      hsm.release(g, s, broken);
     }
-    live.clear();
-    hsm.release(g, s, broken);
   }
+
 
   @Override
   public String toString() {

@@ -86,7 +86,8 @@ final class Templates {
         .token(true)
         .label(tokenLabel)
         .valueLen(spec.algorithm().lengthBytes())
-        .modifiable(false);
+        .modifiable(false)
+        .copyable(false);
     return usageAttributes(t, spec, deriveTemplate);
   }
 

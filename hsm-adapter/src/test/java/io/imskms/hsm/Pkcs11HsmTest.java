@@ -237,6 +237,30 @@ class Pkcs11HsmTest {
   }
 
   @Test
+  void sessionKeys_areSensitive_andOnlyWrappableOnesAreExtractable() throws Exception {
+    try (HsmSession hs = hsm.openSession()) {
+      Pkcs11Session s = (Pkcs11Session) hs;
+      KeyRef plain = s.deriveKey(root, ctx("p"), GCM);
+      KeyRef wrappable = s.deriveKey(root, ctx("w"), GCM.wrappable());
+      org.xipki.pkcs11.wrapper.Session raw = s.rawSessionForBenchmark();
+      for (KeyRef k : new KeyRef[] {plain, wrappable}) {
+        org.xipki.pkcs11.wrapper.AttributeVector a = raw.getAttrValues(
+            s.rawHandleForBenchmark(k), PKCS11Constants.CKA_SENSITIVE,
+            PKCS11Constants.CKA_EXTRACTABLE, PKCS11Constants.CKA_SIGN, PKCS11Constants.CKA_WRAP);
+        assertEquals(Boolean.TRUE, a.sensitive(), k.toString());
+        assertEquals(k == wrappable, a.extractable(), k.toString());
+        assertEquals(Boolean.FALSE, a.sign(), k.toString());
+        assertEquals(Boolean.FALSE, a.wrap(), k.toString());
+        org.xipki.pkcs11.wrapper.attrs.Attribute value = raw.getAttrValues(
+            s.rawHandleForBenchmark(k), PKCS11Constants.CKA_VALUE)
+            .getAttribute(PKCS11Constants.CKA_VALUE);
+        assertTrue(value == null || value.isSensitive() || value.getValue() == null,
+            "the value of " + k + " was readable");
+      }
+    }
+  }
+
+  @Test
   void random_givesRequestedLength_andRefusesAbsurdLengths() throws Exception {
     try (HsmSession s = hsm.openSession()) {
       assertEquals(32, s.random(32).length);
