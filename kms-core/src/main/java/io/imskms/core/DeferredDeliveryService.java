@@ -7,6 +7,7 @@ import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.replay.ReplayCache;
 import io.imskms.core.replay.ReplayException;
+import io.imskms.core.replay.RequestNonces;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.HsmSession;
@@ -50,10 +51,18 @@ import java.util.Optional;
 public final class DeferredDeliveryService {
   static final KeySpec REQUEST_KEY = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DECRYPT);
   static final KeySpec KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP);
-  static final KeySpec TICKET_KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP,
-      KeyUsage.UNWRAP);
-  static final KeySpec CLIENT_KEY = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.ENCRYPT,
-      KeyUsage.DECRYPT).wrappable();
+  /** The ticket KEK when issuing a ticket (Fig 17): it only wraps Ka. */
+  static final KeySpec TICKET_WRAP_KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP);
+  /** The same derivation when redeeming a ticket (Fig 18): it only unwraps Ka. */
+  static final KeySpec TICKET_UNWRAP_KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.UNWRAP);
+  /**
+   * K and Ke2m: in the KMS they are only ever wrapped for a client, never used. The adapter
+   * refuses a key without usage (KeySpec), so they get the one usage that computes nothing that
+   * leaves the HSM: VERIFY (AES-CMAC), whose only answer is yes or no. ENCRYPT, SIGN or DERIVE
+   * would make the session object an AES oracle under K while it exists.
+   */
+  static final KeySpec CLIENT_KEY = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.VERIFY)
+      .wrappable();
   static final KeySpec RESPONSE_MAC = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN);
   static final KeySpec KA_FROM_TICKET = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DERIVE);
 
@@ -79,46 +88,70 @@ public final class DeferredDeliveryService {
 
   @FunctionalInterface
   private interface Step {
-    byte[] run(HsmSession s) throws KmsException, HsmException, ProtocolException,
-        ReplayException;
+    byte[] run(HsmSession s, RequestNonces nonces) throws KmsException, HsmException,
+        ProtocolException, ReplayException;
   }
 
-  private byte[] inSession(Step step) throws KmsException {
+  @FunctionalInterface
+  private interface Request {
+    byte[] run(HsmSession s) throws KmsException;
+  }
+
+  /** One request, one HSM session, closed (destroying its keys) before returning. */
+  private byte[] withSession(Request request) throws KmsException {
     try (HsmSession s = hsm.openSession()) {
-      return inSession(s, step);
+      return request.run(s);
     } catch (HsmException e) {
       throw KmsException.of(e);
     }
   }
 
-  private static byte[] inSession(HsmSession s, Step step) throws KmsException {
+  /**
+   * Runs one request. A request that fails for a reason on the server's side gives back the
+   * nonces it consumed (section 8 of docs/protocol.md): it was not answered, and the client (or
+   * the mailbox holding a stored offer) must be able to send it again.
+   */
+  private byte[] inSession(HsmSession s, Step step) throws KmsException {
+    RequestNonces nonces = new RequestNonces(replay);
     try {
-      return step.run(s);
+      return step.run(s, nonces);
+    } catch (KmsException e) {
+      throw released(nonces, e);
     } catch (HsmException e) {
-      throw KmsException.of(e);
+      throw released(nonces, KmsException.of(e));
     } catch (ProtocolException e) {
-      throw KmsException.of(e);
+      throw released(nonces, KmsException.of(e));
     } catch (ReplayException e) {
-      throw KmsException.of(e);
+      throw released(nonces, KmsException.of(e));
+    } catch (RuntimeException | Error e) {
+      nonces.release();
+      throw e;
     }
+  }
+
+  private static KmsException released(RequestNonces nonces, KmsException e) {
+    if (e.serverSide()) {
+      nonces.release();
+    }
+    return e;
   }
 
   /** Steps 1a, 1b, 1m: bootstrapping. */
   public byte[] bootstrap(byte[] request) throws KmsException {
-    return inSession(s -> bootstrapper.bootstrap(s, request));
+    return withSession(s -> bootstrap(s, request));
   }
 
   byte[] bootstrap(HsmSession s, byte[] request) throws KmsException {
-    return inSession(s, x -> bootstrapper.bootstrap(x, request));
+    return inSession(s, (x, nonces) -> bootstrapper.bootstrap(x, request));
   }
 
   /** Figure 17 steps 4 → 6 (with Figure 19 when asked): the mailbox's key request. */
   public byte[] mailboxKeyRequest(byte[] request) throws KmsException {
-    return inSession(s -> mailboxKeyRequest(s, request));
+    return withSession(s -> mailboxKeyRequest(s, request));
   }
 
   byte[] mailboxKeyRequest(HsmSession hs, byte[] requestBytes) throws KmsException {
-    return inSession(hs, s -> {
+    return inSession(hs, (s, nonces) -> {
       MailboxKeyRequest req = MailboxKeyRequest.decode(requestBytes);
       Offer offer = Offer.decode(req.offer());
 
@@ -134,7 +167,7 @@ public final class DeferredDeliveryService {
       if (!em.first().equals(offer.idA()) || !em.second().equals(req.idBm())) {
         throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "Em does not match the plain IDs");
       }
-      replay.checkAndRecord(KmsBootstrapper.principal(Role.MAILBOX, req.idBm()), em.nonce(),
+      nonces.checkAndRecord(KmsBootstrapper.principal(Role.MAILBOX, req.idBm()), em.nonce(),
           Instant.ofEpochMilli(em.timestampMs()));
       // Fig 17 step 5: is ID-Bm the registered mailbox of ID-B?
       Optional<String> mailboxOfB = directory.mailboxOf(offer.idB());
@@ -151,7 +184,7 @@ public final class DeferredDeliveryService {
         throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "B-TID in the offer is not ID-A's");
       }
       OfferSecret ea = decryptEa(s, ka.sessionKey(), offer);
-      replay.checkAndRecord(KmsBootstrapper.principal(Role.UE, offer.idA()), ea.nonce(),
+      nonces.checkAndRecord(KmsBootstrapper.principal(Role.UE, offer.idA()), ea.nonce(),
           Instant.ofEpochMilli(ea.timestampMs()));
 
       // Fig 17 step 5: K = KDF(media-root, media(Ra, ID-A, ID-B)) inside the HSM.
@@ -171,7 +204,7 @@ public final class DeferredDeliveryService {
           Contexts.sha256(req.offer()), clock.millis() + options.ticketRetention().toMillis(),
           ticketVersion, mediaVersion, new byte[Wire.WRAPPED_KEY_LEN]);
       KeyRef kekT = s.deriveKey(keys.key(KeyPurpose.TICKET_ROOT, ticketVersion),
-          Contexts.ticketKek(header.header()), TICKET_KEK);
+          Contexts.ticketKek(header.header()), TICKET_WRAP_KEK);
       byte[] ticket = new Ticket(header.idA(), header.idB(), header.idBm(), header.offerHash(),
           header.notAfterMs(), ticketVersion, mediaVersion, s.wrapKey(kekT, ka.sessionKey(),
           WrapMode.KW)).encode();
@@ -199,11 +232,11 @@ public final class DeferredDeliveryService {
 
   /** Figure 18 steps 4 → 6: UE-B retrieves K with the ticket. */
   public byte[] retrieveMediaKey(byte[] request) throws KmsException {
-    return inSession(s -> retrieveMediaKey(s, request));
+    return withSession(s -> retrieveMediaKey(s, request));
   }
 
   byte[] retrieveMediaKey(HsmSession hs, byte[] requestBytes) throws KmsException {
-    return inSession(hs, s -> {
+    return inSession(hs, (s, nonces) -> {
       RetrievalRequest req = RetrievalRequest.decode(requestBytes);
       Offer offer = Offer.decode(req.offer());
       Ticket ticket = Ticket.decode(req.ticket());
@@ -221,13 +254,13 @@ public final class DeferredDeliveryService {
       if (!eb.first().equals(offer.idA()) || !eb.second().equals(offer.idB())) {
         throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "Eb does not match the plain IDs");
       }
-      replay.checkAndRecord(KmsBootstrapper.principal(Role.UE, offer.idB()), eb.nonce(),
+      nonces.checkAndRecord(KmsBootstrapper.principal(Role.UE, offer.idB()), eb.nonce(),
           Instant.ofEpochMilli(eb.timestampMs()));
 
       // Fig 18 step 5: Ka from Ekms(Ka) with Kkms; the KEK depends on the whole header, so any
       // change to it makes the unwrap fail (INTEGRITY). Only then is the header trusted.
       KeyRef kekT = s.deriveKey(keys.key(KeyPurpose.TICKET_ROOT, ticket.ticketRootVersion()),
-          Contexts.ticketKek(ticket.header()), TICKET_KEK);
+          Contexts.ticketKek(ticket.header()), TICKET_UNWRAP_KEK);
       KeyRef ka = s.unwrapKey(kekT, ticket.wrappedKa(), WrapMode.KW, KA_FROM_TICKET);
       if (clock.millis() > ticket.notAfterMs()) {
         throw new KmsException(ErrorCode.EXPIRED_TICKET, "ticket retention is over");

@@ -30,6 +30,16 @@ public final class KmsException extends Exception {
     return code;
   }
 
+  /**
+   * Whether the request failed for a reason on the KMS's side (HSM unavailable, saturated,
+   * internal fault) rather than because of what the client sent. Such a request was not served
+   * and may be sent again unchanged, so it must not keep the nonces it consumed.
+   */
+  public boolean serverSide() {
+    return code == ErrorCode.HSM_UNAVAILABLE || code == ErrorCode.BUSY
+        || code == ErrorCode.INTERNAL;
+  }
+
   /** The bytes sent to the client: version ‖ 0x7f ‖ code. */
   public byte[] toErrorResponse() {
     return new ErrorResponse(code).encode();

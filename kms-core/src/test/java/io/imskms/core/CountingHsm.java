@@ -14,10 +14,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** An {@link Hsm} that counts the operations every session performs, by kind. */
+/**
+ * An {@link Hsm} that counts the operations every session performs, by kind, and can make one
+ * chosen operation fail once (fault injection).
+ */
 final class CountingHsm implements Hsm {
   private final Hsm delegate;
   final Map<String, Integer> ops = new TreeMap<>();
+  /** The spec of every key made through derive, unwrap or generate, in order. */
+  final List<KeySpec> specs = new java.util.ArrayList<>();
   int sessions;
 
   CountingHsm(Hsm delegate) {
@@ -26,6 +31,7 @@ final class CountingHsm implements Hsm {
 
   void reset() {
     ops.clear();
+    specs.clear();
     sessions = 0;
   }
 
@@ -33,8 +39,30 @@ final class CountingHsm implements Hsm {
     return ops.values().stream().mapToInt(Integer::intValue).sum();
   }
 
-  private void count(String op) {
+  private String failOp;
+  private int failIn;
+  private HsmException failWith;
+
+  /** The next call of {@code op} (e.g. "sign", "wrap") throws {@code e} instead; once. */
+  void failNext(String op, HsmException e) {
+    failAt(op, 1, e);
+  }
+
+  /** The {@code nth} next call of {@code op} throws {@code e} instead; once. */
+  void failAt(String op, int nth, HsmException e) {
+    failOp = op;
+    failIn = nth;
+    failWith = e;
+  }
+
+  private void count(String op) throws HsmException {
     ops.merge(op, 1, Integer::sum);
+    if (op.equals(failOp) && --failIn == 0) {
+      HsmException e = failWith;
+      failOp = null;
+      failWith = null;
+      throw e;
+    }
   }
 
   @Override
@@ -45,6 +73,7 @@ final class CountingHsm implements Hsm {
       @Override
       public KeyRef deriveKey(KeyRef base, byte[] context, KeySpec spec) throws HsmException {
         count("derive");
+        specs.add(spec);
         return s.deriveKey(base, context, spec);
       }
 
@@ -58,6 +87,7 @@ final class CountingHsm implements Hsm {
       public KeyRef unwrapKey(KeyRef kek, byte[] wrapped, WrapMode mode, KeySpec spec)
           throws HsmException {
         count("unwrap");
+        specs.add(spec);
         return s.unwrapKey(kek, wrapped, mode, spec);
       }
 
@@ -94,6 +124,7 @@ final class CountingHsm implements Hsm {
       @Override
       public KeyRef generateKey(KeySpec spec) throws HsmException {
         count("generateKey");
+        specs.add(spec);
         return s.generateKey(spec);
       }
 

@@ -89,11 +89,6 @@ public final class Contexts {
     return of(Labels.TICKET_KEK, sha256(ticketHeader));
   }
 
-  /** Ke2m = KDF(media-root_v, e2m(seed)), seed = 32 bytes from the HSM's generator. */
-  public static byte[] e2m(byte[] seed) {
-    return of(Labels.E2M, seed);
-  }
-
   /** KEK wrapping Ke2m for UE-A: KDF(Ka, e2mA(...)). */
   public static byte[] e2mA(byte[] nonceA, String idA, String idBm) {
     return of(Labels.E2M_A, nonceA, utf8(idA), utf8(idBm));

@@ -17,15 +17,19 @@ public final class Identity {
   /**
    * Normalises a SIP, SIPS or tel URI: surrounding white space removed, scheme lower-case, host
    * part (after the last '@', up to ';', '?' or ':') of sip/sips URIs lower-case, the user part
-   * kept as is (RFC 3261 compares it case-sensitively); a tel URI is lower-cased as a whole. This
-   * is the KMS directory's normalisation restricted to the three schemes. Rejects control characters and inner white space, an unknown scheme, an empty
-   * user or host, and more than {@value #MAX_BYTES} UTF-8 bytes.
+   * kept as is (RFC 3261 compares it case-sensitively); a tel URI is lower-cased as a whole.
+   * Rejects control characters and inner white space, an unknown scheme, an empty user or host,
+   * and more than {@value #MAX_BYTES} UTF-8 bytes. The only implementation of these rules: the
+   * KMS's mailbox directory normalises its entries with it too.
    */
   public static String normalise(String raw) throws ProtocolException {
     if (raw == null) {
       throw ProtocolException.malformed("identity missing");
     }
     String s = raw.strip();
+    if (s.isEmpty()) {
+      throw ProtocolException.malformed("identity is empty");
+    }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if (Character.isWhitespace(c) || Character.isISOControl(c) || Character.isSpaceChar(c)

@@ -17,7 +17,6 @@ public final class Labels {
   public static final String RESP_M = "imskms/v1/resp-m";
   public static final String RESP_B = "imskms/v1/resp-b";
   public static final String TICKET_KEK = "imskms/v1/ticket-kek";
-  public static final String E2M = "imskms/v1/e2m";
   public static final String E2M_A = "imskms/v1/e2m-a";
   public static final String E2M_M = "imskms/v1/e2m-m";
   public static final String ENROL_KEK = "imskms/v1/enrol-kek";

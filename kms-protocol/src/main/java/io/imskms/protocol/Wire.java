@@ -30,7 +30,6 @@ public final class Wire {
   public static final int HASH_LEN = 32;
   /** KW (RFC 3394) of a 256-bit key. */
   public static final int WRAPPED_KEY_LEN = 40;
-  public static final int E2M_SEED_LEN = 32;
   /** Uncompressed P-256 point: 0x04 ‖ X(32) ‖ Y(32). */
   public static final int EC_POINT_LEN = 65;
 

@@ -79,29 +79,35 @@ final class CoreOperations implements KmsOperations {
 
   @Override
   public BootstrapResponse bootstrap(BootstrapRequest request) throws KmsException {
-    byte[] answer = service.bootstrap(request.encode());
-    try {
-      return BootstrapResponse.decode(answer);
-    } catch (ProtocolException e) {
-      throw internal(e);
-    }
+    return call(service::bootstrap, request.encode(), BootstrapResponse::decode);
   }
 
   @Override
   public MailboxKeyResponse mailboxKeyRequest(MailboxKeyRequest request) throws KmsException {
-    byte[] answer = service.mailboxKeyRequest(request.encode());
-    try {
-      return MailboxKeyResponse.decode(answer);
-    } catch (ProtocolException e) {
-      throw internal(e);
-    }
+    return call(service::mailboxKeyRequest, request.encode(), MailboxKeyResponse::decode);
   }
 
   @Override
   public RetrievalResponse retrieve(RetrievalRequest request) throws KmsException {
-    byte[] answer = service.retrieveMediaKey(request.encode());
+    return call(service::retrieveMediaKey, request.encode(), RetrievalResponse::decode);
+  }
+
+  @FunctionalInterface
+  private interface Service {
+    byte[] serve(byte[] request) throws KmsException;
+  }
+
+  @FunctionalInterface
+  private interface Decoder<T> {
+    T decode(byte[] answer) throws ProtocolException;
+  }
+
+  /** Serves the encoded request and decodes the service's answer. */
+  private static <T> T call(Service service, byte[] request, Decoder<T> decoder)
+      throws KmsException {
+    byte[] answer = service.serve(request);
     try {
-      return RetrievalResponse.decode(answer);
+      return decoder.decode(answer);
     } catch (ProtocolException e) {
       throw internal(e);
     }

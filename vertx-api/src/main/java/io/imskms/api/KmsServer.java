@@ -142,7 +142,7 @@ public final class KmsServer extends VerticleBase {
         .end(registry.scrape()));
 
     Router router = rb.createRouter();
-    Problems problems = new Problems(config.worker().retryAfterSeconds());
+    Problems problems = new Problems(config.worker().retryAfterSeconds(), paths);
     router.route().failureHandler(problems);
     for (int status : new int[] {400, 404, 405, 408, 413, 415, 500, 503}) {
       router.errorHandler(status, problems);

@@ -16,6 +16,7 @@ import io.vertx.openapi.validation.SchemaValidationException;
 import io.vertx.openapi.validation.ValidatorException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,9 +34,26 @@ final class Problems implements Handler<RoutingContext> {
   private static final long DRAIN_MAX_BYTES = 1 << 20;
 
   private final int retryAfterSeconds;
+  private final Set<String> routes;
 
-  Problems(int retryAfterSeconds) {
+  /**
+   * @param routes the contract's route templates; {@code instance} names one of them, or is left
+   *     out, so that no byte of the client's request line is echoed
+   */
+  Problems(int retryAfterSeconds, Set<String> routes) {
     this.retryAfterSeconds = retryAfterSeconds;
+    this.routes = Set.copyOf(routes);
+  }
+
+  /** The route template the request matched, taken from our own set, or null. */
+  String instance(RoutingContext rc) {
+    String path = rc.normalizedPath();
+    for (String route : routes) {
+      if (route.equals(path)) {
+        return route;
+      }
+    }
+    return null;
   }
 
   /** A classified failure and, for schema violations, the JSON pointer it concerns. */
@@ -173,8 +191,11 @@ final class Problems implements Handler<RoutingContext> {
         .put("title", f.title())
         .put("status", f.status())
         .put("code", f.name())
-        .put("requestId", RequestTracking.requestId(rc))
-        .put("instance", rc.request().path());
+        .put("requestId", RequestTracking.requestId(rc));
+    String instance = instance(rc);
+    if (instance != null) {
+      body.put("instance", instance);
+    }
     if (c.pointer() != null) {
       body.put("pointer", c.pointer());
     }

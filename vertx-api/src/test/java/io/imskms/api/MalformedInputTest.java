@@ -185,6 +185,25 @@ class MalformedInputTest {
     assertEquals(e.path(), p.getString("instance"));
   }
 
+  @org.junit.jupiter.api.Test
+  void unknownPath_problemHasNoInstance_andEchoesNoRequestBytes() {
+    HttpResponse<Buffer> r = kms.ue.get("/v1/evil%22%3Cscript%3E/x").send().await();
+    JsonObject p = assertProblem(r, 404, "NOT_FOUND");
+    assertTrue(!p.containsKey("instance"), p.encode());
+    assertTrue(!r.bodyAsString().contains("evil") && !r.bodyAsString().contains("script"),
+        r.bodyAsString());
+  }
+
+  @org.junit.jupiter.api.Test
+  void knownRouteSpelledDifferently_instanceIsTheRouteTemplate_notTheRawPath() {
+    HttpResponse<Buffer> r = kms.ue.post("/v1/evil/../bootstrap")
+        .putHeader("content-type", "application/json").sendBuffer(Buffer.buffer("{\"id\": "))
+        .await();
+    JsonObject p = assertProblem(r, 400, "INVALID_JSON");
+    assertEquals("/v1/bootstrap", p.getString("instance"));
+    assertTrue(!r.bodyAsString().contains("evil"), r.bodyAsString());
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("endpoints")
   void wrongContentType_is415(Endpoint e) {

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.config.ConfigException;
 import io.imskms.api.config.ConfigLoader;
@@ -34,6 +38,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
 
 /**
  * The server's TLS key kept in the SoftHSM2 token and used through a SunPKCS11 key store, in the
@@ -45,8 +50,12 @@ class Pkcs11TlsKeyTest {
   private static TestKms kms;
   private static X509Certificate imported;
 
+  private static final ListAppender<ILoggingEvent> TLS_LOG = new ListAppender<>();
+
   @BeforeAll
   static void start() throws Exception {
+    TLS_LOG.start();
+    ((Logger) LoggerFactory.getLogger(ServerTls.class)).addAppender(TLS_LOG);
     kms = TestKms.start(env -> {
       try {
         Path tls = Path.of(env.get("KMS_DEV_TLS_DIR"));
@@ -72,7 +81,15 @@ class Pkcs11TlsKeyTest {
 
   @AfterAll
   static void stop() {
+    ((Logger) LoggerFactory.getLogger(ServerTls.class)).detachAppender(TLS_LOG);
     kms.close();
+  }
+
+  @Test
+  void startUp_warnsThatATokenRecoveryBreaksTlsUntilRestart() {
+    assertTrue(TLS_LOG.list.stream().anyMatch(e -> e.getLevel() == Level.WARN
+        && e.getFormattedMessage().contains("C_Finalize")
+        && e.getFormattedMessage().contains("restarted")), "no start-up WARN about recovery");
   }
 
   private static KeyStore tokenKeyStore(Path cfg, char[] pin) throws Exception {

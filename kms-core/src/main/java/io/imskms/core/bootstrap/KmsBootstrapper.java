@@ -7,6 +7,7 @@ import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.replay.ReplayCache;
 import io.imskms.core.replay.ReplayException;
+import io.imskms.core.replay.RequestNonces;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.HsmSession;
 import io.imskms.hsm.KeyAlgorithm;
@@ -64,6 +65,22 @@ public final class KmsBootstrapper implements Bootstrapper {
 
   @Override
   public byte[] bootstrap(HsmSession s, byte[] requestBytes) throws KmsException {
+    RequestNonces nonces = new RequestNonces(replay);
+    try {
+      return bootstrap(s, requestBytes, nonces);
+    } catch (KmsException e) {
+      if (e.serverSide()) {
+        nonces.release(); // not answered: the same request may be sent again
+      }
+      throw e;
+    } catch (RuntimeException | Error e) {
+      nonces.release();
+      throw e;
+    }
+  }
+
+  private byte[] bootstrap(HsmSession s, byte[] requestBytes, RequestNonces nonces)
+      throws KmsException {
     try {
       BootstrapRequest req = BootstrapRequest.decode(requestBytes);
       if (req.role() == Role.MAILBOX && !directory.isMailbox(req.id())) {
@@ -73,7 +90,7 @@ public final class KmsBootstrapper implements Bootstrapper {
       KeyRef kauth = s.deriveKey(kp, Contexts.auth(), KAUTH);
       // Proof of possession first, so unauthenticated traffic cannot fill the replay cache.
       s.verify(kauth, req.body(), req.proof());
-      replay.checkAndRecord(principal(req.role(), req.id()), req.nonce(),
+      nonces.checkAndRecord(principal(req.role(), req.id()), req.nonce(),
           Instant.ofEpochMilli(req.timestampMs()));
       int macVersion = keys.activeVersion(KeyPurpose.BTID_MAC);
       byte[] rand = random.next(s, Wire.RAND_LEN);

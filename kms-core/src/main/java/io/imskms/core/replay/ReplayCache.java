@@ -186,6 +186,48 @@ public final class ReplayCache {
     addToBucket(entry);
   }
 
+  /**
+   * Undoes one {@link #checkAndRecord} whose request was then not served for a reason on the
+   * server's side (HSM unavailable, cache full, internal fault), so that the client can send the
+   * very same request again. Removes the entry for (principal, nonce) only if it was recorded
+   * with this {@code timestamp}; a pair recorded by another request is left alone.
+   *
+   * <p>Call it only for a pair that this caller's own {@link #checkAndRecord} accepted and only if
+   * no answer to that request left the server: forgetting a pair whose request was answered would
+   * let that request be replayed. {@link RequestNonces} does this bookkeeping per request.
+   *
+   * @return whether an entry was removed
+   * @throws IllegalArgumentException if the nonce does not have {@link #NONCE_LENGTH} bytes
+   */
+  public boolean forget(String principal, byte[] nonce, Instant timestamp) {
+    Objects.requireNonNull(principal, "principal");
+    Objects.requireNonNull(nonce, "nonce");
+    Objects.requireNonNull(timestamp, "timestamp");
+    if (nonce.length != NONCE_LENGTH) {
+      throw new IllegalArgumentException("nonce must be " + NONCE_LENGTH + " bytes");
+    }
+    long expiresAt;
+    try {
+      expiresAt = Math.addExact(timestamp.toEpochMilli(), windowMillis);
+    } catch (ArithmeticException e) {
+      return false; // never recorded: checkAndRecord refuses such timestamps
+    }
+    Entry probe = Entry.of(principal, nonce, expiresAt);
+    boolean[] removed = new boolean[1];
+    entries.computeIfPresent(probe, (k, current) -> {
+      if (current.expiresAt == expiresAt) {
+        removed[0] = true;
+        return null;
+      }
+      return current;
+    });
+    if (removed[0]) {
+      // Its expiry bucket still lists it; eviction skips entries no longer in the map.
+      reserved.decrementAndGet();
+    }
+    return removed[0];
+  }
+
   /** The number of entries held now, including expired ones not yet evicted. */
   public int size() {
     return entries.size();

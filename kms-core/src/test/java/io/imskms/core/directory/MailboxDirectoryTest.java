@@ -172,7 +172,7 @@ class MailboxDirectoryTest {
   @Test
   void load_malformedSipIdentity_isRejected() throws Exception {
     MailboxDirectoryException e = loadFails(oneMailbox(VM_BOB, "sip:@x.example"));
-    assertTrue(e.problem().contains("empty user part"), e.getMessage());
+    assertTrue(e.problem().contains("non-empty user"), e.getMessage());
   }
 
   @Test

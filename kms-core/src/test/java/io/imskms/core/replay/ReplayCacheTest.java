@@ -188,6 +188,49 @@ class ReplayCacheTest {
   }
 
   @Test
+  void forget_ofARecordedPair_acceptsTheSameRequestAgain_andFreesItsPlace() throws Exception {
+    TestClock clock = new TestClock(T0);
+    ReplayCache c = new ReplayCache(WINDOW, 1, clock);
+    c.checkAndRecord(ALICE, nonce(1), T0);
+    assertEquals(Reason.CAPACITY, refusal(c, BOB, nonce(2), T0));
+    assertTrue(c.forget(ALICE, nonce(1), T0));
+    assertEquals(0, c.size());
+    c.checkAndRecord(ALICE, nonce(1), T0); // the same request, served this time
+    assertEquals(Reason.REPLAY, refusal(c, ALICE, nonce(1), T0));
+    // Its place was freed once only: the cache still holds at most one entry.
+    assertEquals(Reason.CAPACITY, refusal(c, BOB, nonce(2), T0));
+    // Once expired, the bucket lists both objects; the count of places comes back to zero.
+    clock.advance(WINDOW.plus(WINDOW.dividedBy(16)).plusMillis(1));
+    c.checkAndRecord(BOB, nonce(2), clock.instant());
+    assertEquals(1, c.size());
+  }
+
+  @Test
+  void forget_withAnotherTimestampOrPrincipal_leavesTheEntry() throws Exception {
+    ReplayCache c = new ReplayCache(WINDOW, 10, new TestClock(T0));
+    c.checkAndRecord(ALICE, nonce(1), T0);
+    assertTrue(!c.forget(ALICE, nonce(1), T0.plusMillis(1)));
+    assertTrue(!c.forget(BOB, nonce(1), T0));
+    assertTrue(!c.forget(ALICE, nonce(2), T0));
+    assertEquals(Reason.REPLAY, refusal(c, ALICE, nonce(1), T0));
+    assertEquals(1, c.size());
+  }
+
+  @Test
+  void requestNonces_releaseForgetsOnlyWhatItRecorded() throws Exception {
+    ReplayCache c = new ReplayCache(WINDOW, 10, new TestClock(T0));
+    c.checkAndRecord(BOB, nonce(9), T0);
+    RequestNonces r = new RequestNonces(c);
+    r.checkAndRecord(ALICE, nonce(1), T0);
+    r.checkAndRecord(BOB, nonce(1), T0);
+    assertThrows(ReplayException.class, () -> r.checkAndRecord(BOB, nonce(9), T0));
+    assertEquals(3, c.size());
+    r.release();
+    assertEquals(1, c.size());
+    assertEquals(Reason.REPLAY, refusal(c, BOB, nonce(9), T0));
+  }
+
+  @Test
   void checkAndRecord_nonceOfWrongLength_isIllegalArgument() {
     ReplayCache c = new ReplayCache(WINDOW, 10, new TestClock(T0));
     assertThrows(IllegalArgumentException.class,

@@ -6,12 +6,15 @@ import ch.qos.logback.classic.spi.StackTraceElementProxy;
 import ch.qos.logback.core.LayoutBase;
 import java.time.Instant;
 import java.util.Map;
+import org.slf4j.helpers.MessageFormatter;
 
 /**
  * One JSON object per line: {@code time}, {@code level}, {@code logger}, {@code thread},
  * {@code message}, {@code requestId} (from the MDC key {@value #REQUEST_ID}, when set), and for
- * a throwable {@code error} (class and message) and {@code stack} (at most
- * {@value #MAX_FRAMES} frames). Messages and exception texts of this project hold no secrets by
+ * a throwable {@code error} (class and message), {@code causes} (class and message of each
+ * cause, outermost first, at most {@value #MAX_CAUSES}; so the CKR_* name that an adapter
+ * exception carries reaches the log when it is wrapped) and {@code stack} (the top throwable's
+ * frames only, at most {@value #MAX_FRAMES}). Messages and exception texts of this project hold no secrets by
  * contract; this layout adds no other fields from the MDC, so nothing else leaks in.
  */
 public final class JsonLayout extends LayoutBase<ILoggingEvent> {
@@ -19,6 +22,7 @@ public final class JsonLayout extends LayoutBase<ILoggingEvent> {
   public static final String REQUEST_ID = "requestId";
 
   private static final int MAX_FRAMES = 12;
+  private static final int MAX_CAUSES = 5;
 
   @Override
   public String doLayout(ILoggingEvent event) {
@@ -27,14 +31,29 @@ public final class JsonLayout extends LayoutBase<ILoggingEvent> {
     field(b, "level", event.getLevel().toString());
     field(b, "logger", event.getLoggerName());
     field(b, "thread", event.getThreadName());
-    field(b, "message", event.getFormattedMessage());
+    field(b, "message", message(event));
     Map<String, String> mdc = event.getMDCPropertyMap();
     if (mdc != null && mdc.get(REQUEST_ID) != null) {
       field(b, REQUEST_ID, mdc.get(REQUEST_ID));
     }
     IThrowableProxy t = event.getThrowableProxy();
     if (t != null) {
-      field(b, "error", t.getClassName() + (t.getMessage() == null ? "" : ": " + t.getMessage()));
+      field(b, "error", describe(t));
+      // The causes, messages only: the CKR_* name of an HsmException inside a KmsException
+      // is only in a cause. Bounded, and the chain is followed no further than that.
+      IThrowableProxy c = t.getCause();
+      if (c != null) {
+        b.append(",\"causes\":[");
+        for (int i = 0; c != null && i < MAX_CAUSES; i++, c = c.getCause()) {
+          if (i > 0) {
+            b.append(',');
+          }
+          b.append('"');
+          escape(b, describe(c));
+          b.append('"');
+        }
+        b.append(']');
+      }
       b.append(",\"stack\":[");
       StackTraceElementProxy[] frames = t.getStackTraceElementProxyArray();
       int n = Math.min(frames.length, MAX_FRAMES);
@@ -50,6 +69,37 @@ public final class JsonLayout extends LayoutBase<ILoggingEvent> {
     }
     b.append("}\n");
     return b.toString();
+  }
+
+  /**
+   * The formatted message, except that a {@code byte[]} or {@code char[]} argument (which SLF4J
+   * would print element by element) is replaced by its length: key material, PINs and request
+   * bytes must not reach the log even through a careless call.
+   */
+  private static String message(ILoggingEvent event) {
+    Object[] args = event.getArgumentArray();
+    if (args == null) {
+      return event.getFormattedMessage();
+    }
+    Object[] safe = null;
+    for (int i = 0; i < args.length; i++) {
+      Object a = args[i];
+      String redacted = a instanceof byte[] ? "[" + ((byte[]) a).length + " bytes]"
+          : a instanceof char[] ? "[" + ((char[]) a).length + " chars]" : null;
+      if (redacted != null) {
+        if (safe == null) {
+          safe = args.clone();
+        }
+        safe[i] = redacted;
+      }
+    }
+    return safe == null ? event.getFormattedMessage()
+        : MessageFormatter.arrayFormat(event.getMessage(), safe).getMessage();
+  }
+
+  /** Class and message; a throwable's message never holds bytes of a key or request. */
+  private static String describe(IThrowableProxy t) {
+    return t.getClassName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
   }
 
   private static void field(StringBuilder b, String name, String value) {

@@ -26,6 +26,8 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509KeyManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies the {@code tls} configuration to the server options: TLS 1.3 only unless TLS 1.2 is
@@ -34,6 +36,7 @@ import javax.net.ssl.X509KeyManager;
  * key from a PEM file or from the token through SunPKCS11.
  */
 public final class ServerTls {
+  private static final Logger LOG = LoggerFactory.getLogger(ServerTls.class);
   private static final Set<String> ALLOWED = Set.of("TLSv1.3", "TLSv1.2");
 
   private ServerTls() {}
@@ -60,6 +63,10 @@ public final class ServerTls {
             + " (docs/architecture.md)");
       }
       keyCert = pkcs11(tls.keyStore(), pin);
+      LOG.warn("TLS server key served from the PKCS#11 token through SunPKCS11 ({}): if the HSM"
+          + " adapter recovers from a token fault, its C_Finalize also ends SunPKCS11's sessions"
+          + " and TLS handshakes fail until this process is restarted, unless the TLS key lives"
+          + " in a separate library instance or slot (docs/api.md)", tls.keyStore().pkcs11Config());
     } else if ("pem".equalsIgnoreCase(tls.keyStore().type())) {
       requireReadable(tls.certFile(), "tls.certFile");
       requireReadable(tls.keyFile(), "tls.keyFile");

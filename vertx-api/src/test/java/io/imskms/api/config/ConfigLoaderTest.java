@@ -29,6 +29,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void defaults_recycleSoftHsmModuleSoItsLeakStaysBounded() throws Exception {
+    ApiConfig c = ConfigLoader.load(null, Map.of());
+    assertTrue(c.hsm().module().contains("softhsm"), c.hsm().module());
+    assertEquals(200_000, c.hsm().recycleAfterObjects());
+    assertEquals(0, ConfigLoader.load(null, Map.of("KMS_HSM_RECYCLE_AFTER_OBJECTS", "0"))
+        .hsm().recycleAfterObjects());
+  }
+
+  @Test
   void yamlFile_thenEnvironment_override() throws Exception {
     Path f = dir.resolve("kms.yaml");
     Files.writeString(f, "http:\n  port: 9443\nhsm:\n  tokenLabel: from-file\n  poolSize: 8\n"
