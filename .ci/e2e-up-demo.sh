@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End to end from a clean copy: `bin/kms up` in the background on a free port, wait for
+# /health/ready, `bin/kms demo` against it, check its exit code, stop the server with SIGINT (as
+# Ctrl-C) and check that it stopped cleanly. Run by `bin/kms test` after `mvn -B verify`.
+#
+#   .ci/e2e-up-demo.sh [--head] [--keep]
+#
+# The copy is the working tree as the next commit would hold it (tracked files plus untracked
+# files that are not git-ignored; so no var/, no target/), or with --head a `git clone` of HEAD.
+# It builds in the copy (mvn install of kms-cli and the modules it needs, into ~/.m2), creates
+# its own SoftHSM2 token, keys, TLS material and credentials under the copy's var/, and deletes
+# the copy at the end unless --keep. Nothing is left running.
+#
+# Exit codes: 0 ok, 1 failure (the log of `up` is printed), 64 usage error.
+set -euo pipefail
+
+readonly READY_TIMEOUT_S=${KMS_E2E_READY_TIMEOUT_S:-600}
+readonly STOP_TIMEOUT_S=30
+SRC=$(cd -- "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." && pwd -P)
+readonly SRC
+
+say() { printf 'e2e: %s\n' "$*" >&2; }
+
+from_head=0 keep=0
+for arg in "$@"; do
+  case $arg in
+    --head) from_head=1 ;;
+    --keep) keep=1 ;;
+    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) say "unknown argument: $arg"; exit 64 ;;
+  esac
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kms-e2e.XXXXXX")
+work="$tmp/repo"
+up_pid=''
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  if [[ -n $up_pid ]] && kill -0 "$up_pid" 2>/dev/null; then
+    say "stopping the leftover server (pid $up_pid)"
+    kill -TERM "$up_pid" 2>/dev/null || true
+    sleep 2
+    kill -KILL "$up_pid" 2>/dev/null || true
+  fi
+  if ((keep)); then
+    say "kept $tmp"
+  else
+    rm -rf -- "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ((from_head)); then
+  say "cloning HEAD of $SRC into $work"
+  git clone -q --no-hardlinks "$SRC" "$work"
+else
+  say "copying the working tree of $SRC (tracked and untracked, not ignored) into $work"
+  mkdir -p -- "$work"
+  # shellcheck disable=SC2016  # $1 is for the inner sh
+  (cd -- "$SRC" && git ls-files -z --cached --others --exclude-standard |
+    xargs -0 -I{} sh -c 'test -e "$1" && printf "%s\0" "$1"' _ {} |
+    tar --null -T - -cf -) | (cd -- "$work" && tar -xf -)
+fi
+
+# A free TCP port: nothing accepts a connection on it.
+port=''
+for _ in $(seq 1 50); do
+  p=$((20000 + RANDOM % 40000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    port=$p
+    break
+  fi
+done
+[[ -n $port ]] || { say "no free port found"; exit 1; }
+
+log="$tmp/up.log"
+say "bin/kms up on port $port (log: $log)"
+(cd -- "$work" && KMS_HTTP_PORT=$port exec bin/kms up) >"$log" 2>&1 &
+up_pid=$!
+
+ready() {
+  if command -v curl >/dev/null 2>&1 && [[ -r $work/var/tls/ca.pem ]]; then
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/var/tls/ca.pem" \
+      "https://localhost:$port/health/ready" 2>/dev/null) == 200 ]]
+  else
+    grep -q 'KMS ready on' "$log"
+  fi
+}
+
+started=$SECONDS
+until ready; do
+  if ! kill -0 "$up_pid" 2>/dev/null; then
+    say "bin/kms up ended before the KMS was ready:"
+    cat -- "$log" >&2
+    up_pid=''
+    exit 1
+  fi
+  if ((SECONDS - started > READY_TIMEOUT_S)); then
+    say "the KMS was not ready after ${READY_TIMEOUT_S}s:"
+    cat -- "$log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+say "KMS ready after $((SECONDS - started))s (build included)"
+
+rc=0
+(cd -- "$work" && bin/kms demo --server "https://localhost:$port") || rc=$?
+say "bin/kms demo exited $rc"
+
+say "stopping the KMS with SIGINT (Ctrl-C)"
+kill -INT "$up_pid"
+for _ in $(seq 1 "$STOP_TIMEOUT_S"); do
+  kill -0 "$up_pid" 2>/dev/null || break
+  sleep 1
+done
+if kill -0 "$up_pid" 2>/dev/null; then
+  say "the KMS did not stop within ${STOP_TIMEOUT_S}s"
+  rc=1
+else
+  wait "$up_pid" || true
+  up_pid=''
+  if ! grep -q 'kms: stopped' "$log"; then
+    say "the KMS ended without its clean-stop message:"
+    tail -n 20 -- "$log" >&2
+    rc=1
+  fi
+fi
+if ((rc != 0)); then
+  say "FAILED; log of bin/kms up:"
+  cat -- "$log" >&2
+else
+  say "PASSED: bin/kms up + bin/kms demo from a clean copy"
+fi
+exit "$rc"

@@ -1,0 +1,35 @@
+package io.imskms.cli;
+
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/** Files written whole, with mode 0600, through a temporary file in the same directory. */
+final class OwnerOnlyFiles {
+  private OwnerOnlyFiles() {}
+
+  static void write(Path file, byte[] data) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp;
+    try {
+      tmp = Files.createTempFile(dir, file.getFileName() + ".", ".tmp",
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (UnsupportedOperationException notPosix) {
+      tmp = Files.createTempFile(dir, file.getFileName() + ".", ".tmp");
+    }
+    try {
+      Files.write(tmp, data);
+      try {
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+}
