@@ -133,7 +133,15 @@ public final class KmsApplication implements AutoCloseable {
     }
     Map<String, String> kcvs = Map.of();
     String manifest = config.core().keyManifest();
-    if (!manifest.isBlank() && Files.exists(Path.of(manifest))) {
+    boolean haveManifest = !manifest.isBlank() && Files.exists(Path.of(manifest));
+    if (!haveManifest && !config.dev().enabled() && !config.core().provisionKeys()) {
+      // Without the key check values recorded when the keys were made, a swapped token would
+      // go unnoticed: production refuses to start (docs/architecture.md, threat model).
+      throw new ConfigException("core.keyManifest must name the key manifest written when the"
+          + " keys were generated (bin/kms token init writes it); refusing to start without it"
+          + " outside dev mode");
+    }
+    if (haveManifest) {
       try {
         kcvs = KeyManifest.read(Path.of(manifest)).expectedKcvs();
       } catch (IOException e) {
