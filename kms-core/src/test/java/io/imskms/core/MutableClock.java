@@ -7,15 +7,15 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** A clock tests can move. */
-final class MutableClock extends Clock {
+/** A clock tests can move (also used by vertx-api's tests, through kms-core's test-jar). */
+public final class MutableClock extends Clock {
   private final AtomicLong millis;
 
-  MutableClock(long startMillis) {
+  public MutableClock(long startMillis) {
     this.millis = new AtomicLong(startMillis);
   }
 
-  void advance(Duration d) {
+  public void advance(Duration d) {
     millis.addAndGet(d.toMillis());
   }
 

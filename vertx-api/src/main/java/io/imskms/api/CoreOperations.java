@@ -45,13 +45,20 @@ final class CoreOperations implements KmsOperations {
    * the lifetimes.
    */
   static CoreOperations open(ApiConfig.Core core, Hsm hsm) throws Exception {
+    return open(core, hsm, Clock.systemUTC());
+  }
+
+  /**
+   * As {@link #open(ApiConfig.Core, Hsm)}, with the clock of the replay window and of B-TID and
+   * ticket lifetimes (tests move it to reach expiry).
+   */
+  static CoreOperations open(ApiConfig.Core core, Hsm hsm, Clock clock) throws Exception {
     KeyRing ring = core.provisionKeys() ? KeyRing.ensureProvisioned(hsm) : KeyRing.load(hsm);
     if (core.provisionKeys() && !core.keyManifest().isBlank()) {
       ring.writeManifest(Path.of(core.keyManifest()));
     }
     LongTermKeys keys = LongTermKeys.of(ring);
     MailboxDirectory directory = MailboxDirectory.load(Path.of(core.directoryFile()));
-    Clock clock = Clock.systemUTC();
     ReplayCache replay = new ReplayCache(Duration.ofSeconds(core.replayWindowSeconds()),
         core.replayMaxEntries(), clock);
     DeferredDeliveryOptions options = new DeferredDeliveryOptions(

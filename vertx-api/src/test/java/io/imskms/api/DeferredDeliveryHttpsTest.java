@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.imskms.api.TestKms.Delivery;
 import io.imskms.client.ClientSession;
 import io.imskms.client.Credential;
 import io.imskms.client.MailboxClient;
@@ -13,10 +14,8 @@ import io.imskms.client.UeClient;
 import io.imskms.protocol.BootstrapRequest;
 import io.imskms.protocol.MailboxKeyRequest;
 import io.imskms.protocol.RetrievalRequest;
-import io.imskms.protocol.Role;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.junit5.VertxExtension;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +35,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(VertxExtension.class)
 class DeferredDeliveryHttpsTest {
   private static TestKms kms;
+  private static TestKms.Principals all;
   private static Credential alice;
   private static Credential bob;
   private static Credential carol;
@@ -45,11 +45,12 @@ class DeferredDeliveryHttpsTest {
   @BeforeAll
   static void start() throws Exception {
     kms = TestKms.start(env -> env.put("KMS_WORKER_QUEUE_LIMIT", "512"));
-    alice = kms.enrol(Role.UE, TestKms.ALICE);
-    bob = kms.enrol(Role.UE, TestKms.BOB);
-    carol = kms.enrol(Role.UE, TestKms.CAROL);
-    vmBob = kms.enrol(Role.MAILBOX, TestKms.VM_BOB);
-    vmCarol = kms.enrol(Role.MAILBOX, TestKms.VM_CAROL);
+    all = kms.enrolAll();
+    alice = all.alice();
+    bob = all.bob();
+    carol = all.carol();
+    vmBob = all.vmBob();
+    vmCarol = all.vmCarol();
   }
 
   @AfterAll
@@ -57,37 +58,12 @@ class DeferredDeliveryHttpsTest {
     kms.close();
   }
 
-  /** What one delivery produced. */
-  record Delivery(UeClient.OutgoingOffer offer, MailboxClient.Grant grant, SecretBytes kAtA,
-      UeClient.DeliveredKeys keysAtA, JsonObject keyRequestJson) {}
-
-  /** Figure 17 (and 19): UE-A's offer reaches the mailbox, which asks the KMS over mTLS. */
   private static Delivery deliver(boolean e2m) throws Exception {
-    ClientSession sa = kms.bootstrap(kms.ue, alice);
-    ClientSession sm = kms.bootstrap(kms.vmBob, vmBob);
-    UeClient.OutgoingOffer offer = kms.ueSdk.offer(sa, TestKms.BOB);
-    MailboxClient.PendingKeyRequest req = kms.mailboxSdk.keyRequest(sm, offer.offerBytes(), e2m);
-    JsonObject json = JsonMessages.toJson(MailboxKeyRequest.decode(req.requestBytes()));
-    HttpResponse<Buffer> r = kms.post(kms.vmBob, "/v1/deferred/key-request", json);
-    assertEquals(200, r.statusCode(), r.bodyAsString());
-    assertEquals(e2m, r.bodyAsJsonObject().containsKey("wrappedKe2m"));
-    MailboxClient.Grant grant = kms.mailboxSdk.openResponse(req,
-        JsonMessages.mailboxKeyResponse(r.bodyAsJsonObject()).encode());
-    UeClient.DeliveredKeys keys = kms.ueSdk.openDelivery(offer, grant.deliveryForUeA(),
-        TestKms.VM_BOB);
-    return new Delivery(offer, grant, keys.mediaKey(), keys, json);
+    return kms.deliver(all, e2m);
   }
 
-  /** Figure 18: UE-B retrieves K over HTTPS. */
   private static SecretBytes retrieve(Delivery d) throws Exception {
-    ClientSession sb = kms.bootstrap(kms.ue, bob);
-    UeClient.PendingRetrieval pr = kms.ueSdk.retrieval(sb, d.offer().offerBytes(),
-        d.grant().ticket());
-    HttpResponse<Buffer> r = kms.post(kms.ue, "/v1/deferred/retrieve",
-        JsonMessages.toJson(RetrievalRequest.decode(pr.requestBytes())));
-    assertEquals(200, r.statusCode(), r.bodyAsString());
-    return kms.ueSdk.openRetrieval(pr,
-        JsonMessages.retrievalResponse(r.bodyAsJsonObject()).encode());
+    return kms.retrieve(all, d);
   }
 
   @Test

@@ -8,12 +8,16 @@ import io.imskms.client.Credential;
 import io.imskms.client.DeviceEnrolment;
 import io.imskms.client.MailboxClient;
 import io.imskms.client.RandomSource;
+import io.imskms.client.SecretBytes;
 import io.imskms.client.UeClient;
 import io.imskms.core.LongTermKeys;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.hsm.SoftHsmTestToken;
+import io.imskms.protocol.BootstrapRequest;
+import io.imskms.protocol.MailboxKeyRequest;
+import io.imskms.protocol.RetrievalRequest;
 import io.imskms.protocol.Role;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -57,16 +61,21 @@ final class TestKms implements AutoCloseable {
   final WebClient vmBob;
   /** Client certificate of sip:vm.carol. */
   final WebClient vmCarol;
-  final Clock clock = Clock.systemUTC();
-  final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
-  final UeClient ueSdk = new UeClient(clock, RandomSource.secure());
-  final MailboxClient mailboxSdk = new MailboxClient(clock, RandomSource.secure());
+  /** The clients' clock; the server's too when started with {@link #start(Consumer, Clock)}. */
+  final Clock clock;
+  final Bootstrapping bootstrapping;
+  final UeClient ueSdk;
+  final MailboxClient mailboxSdk;
   private EcdhEnrolment enrolment;
 
-  private TestKms(SoftHsmTestToken token, Path work, KmsApplication app) {
+  private TestKms(SoftHsmTestToken token, Path work, KmsApplication app, Clock clock) {
     this.token = token;
     this.work = work;
     this.app = app;
+    this.clock = clock;
+    this.bootstrapping = new Bootstrapping(clock, RandomSource.secure());
+    this.ueSdk = new UeClient(clock, RandomSource.secure());
+    this.mailboxSdk = new MailboxClient(clock, RandomSource.secure());
     Path tls = work.resolve("tls");
     this.ue = client(tls, null);
     this.vmBob = client(tls, VM_BOB);
@@ -75,7 +84,15 @@ final class TestKms implements AutoCloseable {
 
   /** A KMS over kms-core's DeferredDeliveryService. */
   static TestKms start(Consumer<Map<String, String>> env) throws Exception {
-    return start(env, null);
+    return start(env, (KmsOperations) null);
+  }
+
+  /**
+   * A KMS over kms-core whose replay window, B-TID and ticket lifetimes follow {@code clock}
+   * (which the client SDK peers use too), so that a test can move time.
+   */
+  static TestKms start(Consumer<Map<String, String>> env, Clock clock) throws Exception {
+    return start(env, null, clock);
   }
 
   /**
@@ -84,6 +101,12 @@ final class TestKms implements AutoCloseable {
    */
   static TestKms start(Consumer<Map<String, String>> envTweaks, KmsOperations operations)
       throws Exception {
+    return start(envTweaks, operations, null);
+  }
+
+  /** {@code clock} null: the server's own system clock, started exactly as in production. */
+  private static TestKms start(Consumer<Map<String, String>> envTweaks,
+      KmsOperations operations, Clock clock) throws Exception {
     SoftHsmTestToken token = SoftHsmTestToken.create();
     Path work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
         "api-test-");
@@ -108,13 +131,19 @@ final class TestKms implements AutoCloseable {
     env.put("KMS_CORE_KEY_MANIFEST", work.resolve("keys.json").toString());
     envTweaks.accept(env);
     ApiConfig config = ConfigLoader.load(null, env);
-    KmsApplication app = operations == null
-        ? KmsApplication.start(config, env)
-        : KmsApplication.start(config, env, hsm -> {
-          KeyRing.ensureProvisioned(hsm);
-          return operations;
-        });
-    TestKms kms = new TestKms(token, work, app);
+    KmsApplication app;
+    if (operations != null) {
+      app = KmsApplication.start(config, env, hsm -> {
+        KeyRing.ensureProvisioned(hsm);
+        return operations;
+      });
+    } else if (clock != null) {
+      app = KmsApplication.start(config, env,
+          hsm -> CoreOperations.open(config.core(), hsm, clock));
+    } else {
+      app = KmsApplication.start(config, env);
+    }
+    TestKms kms = new TestKms(token, work, app, clock != null ? clock : Clock.systemUTC());
     kms.enrolment = new EcdhEnrolment(app.hsm(), LongTermKeys.of(KeyRing.load(app.hsm())),
         MailboxDirectory.load(directoryFile));
     return kms;
@@ -142,6 +171,56 @@ final class TestKms implements AutoCloseable {
     return device.open(enrolment.enrol(device.requestBytes()));
   }
 
+  /** The demo principals of the directory, enrolled. */
+  record Principals(Credential alice, Credential bob, Credential carol, Credential vmBob,
+      Credential vmCarol) {}
+
+  /** Enrols alice, bob, carol (UEs), vm.bob and vm.carol (mailboxes). */
+  Principals enrolAll() throws Exception {
+    return new Principals(enrol(Role.UE, ALICE), enrol(Role.UE, BOB), enrol(Role.UE, CAROL),
+        enrol(Role.MAILBOX, VM_BOB), enrol(Role.MAILBOX, VM_CAROL));
+  }
+
+  /** What one Figure 17 (and 19) delivery produced. */
+  record Delivery(UeClient.OutgoingOffer offer, MailboxClient.Grant grant, SecretBytes kAtA,
+      UeClient.DeliveredKeys keysAtA, JsonObject keyRequestJson) {}
+
+  /**
+   * Figure 17 (and 19): alice's offer for bob reaches vm.bob, which asks the KMS over mTLS;
+   * asserts 200 and opens the answer as the mailbox and as UE-A.
+   */
+  Delivery deliver(Principals p, boolean e2m) throws Exception {
+    ClientSession sa = bootstrap(ue, p.alice());
+    ClientSession sm = bootstrap(vmBob, p.vmBob());
+    UeClient.OutgoingOffer offer = ueSdk.offer(sa, BOB);
+    MailboxClient.PendingKeyRequest req = mailboxSdk.keyRequest(sm, offer.offerBytes(), e2m);
+    JsonObject json = JsonMessages.toJson(MailboxKeyRequest.decode(req.requestBytes()));
+    HttpResponse<Buffer> r = post(vmBob, "/v1/deferred/key-request", json);
+    if (r.statusCode() != 200) {
+      throw new AssertionError("key request failed: " + r.statusCode() + " " + r.bodyAsString());
+    }
+    if (e2m != r.bodyAsJsonObject().containsKey("wrappedKe2m")) {
+      throw new AssertionError("wrappedKe2m present: " + !e2m);
+    }
+    MailboxClient.Grant grant = mailboxSdk.openResponse(req,
+        JsonMessages.mailboxKeyResponse(r.bodyAsJsonObject()).encode());
+    UeClient.DeliveredKeys keys = ueSdk.openDelivery(offer, grant.deliveryForUeA(), VM_BOB);
+    return new Delivery(offer, grant, keys.mediaKey(), keys, json);
+  }
+
+  /** Figure 18: bob (freshly bootstrapped) retrieves K over HTTPS; asserts 200. */
+  SecretBytes retrieve(Principals p, Delivery d) throws Exception {
+    ClientSession sb = bootstrap(ue, p.bob());
+    UeClient.PendingRetrieval pr = ueSdk.retrieval(sb, d.offer().offerBytes(),
+        d.grant().ticket());
+    HttpResponse<Buffer> r = post(ue, "/v1/deferred/retrieve",
+        JsonMessages.toJson(RetrievalRequest.decode(pr.requestBytes())));
+    if (r.statusCode() != 200) {
+      throw new AssertionError("retrieval failed: " + r.statusCode() + " " + r.bodyAsString());
+    }
+    return ueSdk.openRetrieval(pr, JsonMessages.retrievalResponse(r.bodyAsJsonObject()).encode());
+  }
+
   /** POSTs JSON and waits for the answer. */
   HttpResponse<Buffer> post(WebClient c, String path, JsonObject body) {
     return c.post(path).putHeader("content-type", "application/json")
@@ -151,8 +230,7 @@ final class TestKms implements AutoCloseable {
   /** Bootstraps over HTTPS (a mailbox with its client certificate). */
   ClientSession bootstrap(WebClient c, Credential cred) throws Exception {
     Bootstrapping.Pending p = bootstrapping.start(cred);
-    JsonObject req = JsonMessages.toJson(
-        io.imskms.protocol.BootstrapRequest.decode(p.requestBytes()));
+    JsonObject req = JsonMessages.toJson(BootstrapRequest.decode(p.requestBytes()));
     HttpResponse<Buffer> r = post(c, "/v1/bootstrap", req);
     if (r.statusCode() != 200) {
       throw new AssertionError("bootstrap failed: " + r.statusCode() + " " + r.bodyAsString());
