@@ -40,9 +40,10 @@ cleanup() {
   local rc=$?
   if [[ -n $up_pid ]] && kill -0 "$up_pid" 2>/dev/null; then
     say "stopping the leftover server (pid $up_pid)"
-    kill -TERM "$up_pid" 2>/dev/null || true
+    # up runs in its own process group (setsid): stop the build, token set-up or server with it.
+    kill -TERM -- "-$up_pid" 2>/dev/null || kill -TERM "$up_pid" 2>/dev/null || true
     sleep 2
-    kill -KILL "$up_pid" 2>/dev/null || true
+    kill -KILL -- "-$up_pid" 2>/dev/null || kill -KILL "$up_pid" 2>/dev/null || true
   fi
   if ((keep)); then
     say "kept $tmp"
@@ -77,14 +78,21 @@ for _ in $(seq 1 50); do
 done
 [[ -n $port ]] || { say "no free port found"; exit 1; }
 
+# The copy must use only its own token and files: none of the caller's SOFTHSM2_CONF or KMS_*
+# settings (which could point at the caller's dev token or at a real HSM) reach it.
+clean_env=(env -u SOFTHSM2_CONF)
+while IFS= read -r var; do
+  clean_env+=(-u "$var")
+done < <(compgen -e | grep '^KMS_' || true)
+
 log="$tmp/up.log"
 say "bin/kms up on port $port (log: $log)"
-(cd -- "$work" && KMS_HTTP_PORT=$port exec bin/kms up) >"$log" 2>&1 &
+(cd -- "$work" && exec setsid "${clean_env[@]}" KMS_HTTP_PORT="$port" bin/kms up) >"$log" 2>&1 &
 up_pid=$!
 
 ready() {
   if command -v curl >/dev/null 2>&1 && [[ -r $work/var/tls/ca.pem ]]; then
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/var/tls/ca.pem" \
+    [[ $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --cacert "$work/var/tls/ca.pem" \
       "https://localhost:$port/health/ready" 2>/dev/null) == 200 ]]
   else
     grep -q 'KMS ready on' "$log"
@@ -109,11 +117,15 @@ done
 say "KMS ready after $((SECONDS - started))s (build included)"
 
 rc=0
-(cd -- "$work" && bin/kms demo --server "https://localhost:$port") || rc=$?
+(cd -- "$work" && timeout 300 "${clean_env[@]}" bin/kms demo --server "https://localhost:$port") ||
+  rc=$?
 say "bin/kms demo exited $rc"
 
 say "stopping the KMS with SIGINT (Ctrl-C)"
-kill -INT "$up_pid"
+if ! kill -INT "$up_pid" 2>/dev/null; then
+  say "the KMS was already gone before the stop"
+  rc=1
+fi
 for _ in $(seq 1 "$STOP_TIMEOUT_S"); do
   kill -0 "$up_pid" 2>/dev/null || break
   sleep 1
@@ -122,8 +134,13 @@ if kill -0 "$up_pid" 2>/dev/null; then
   say "the KMS did not stop within ${STOP_TIMEOUT_S}s"
   rc=1
 else
-  wait "$up_pid" || true
+  up_rc=0
+  wait "$up_pid" || up_rc=$?
   up_pid=''
+  if ((up_rc != 0)); then
+    say "bin/kms up exited $up_rc after Ctrl-C (0 = stopped cleanly)"
+    rc=1
+  fi
   if ! grep -q 'kms: stopped' "$log"; then
     say "the KMS ended without its clean-stop message:"
     tail -n 20 -- "$log" >&2

@@ -6,6 +6,9 @@ import java.util.concurrent.ExecutionException;
 
 /** How {@code kms serve} learns that it must stop. */
 interface StopSignal {
+  /** How long a stop may take before the process exits anyway. */
+  int SHUTDOWN_DEADLINE_SECONDS = 20;
+
   /**
    * Blocks until the process is asked to stop, runs {@code shutdown}, and returns only if the
    * process is to continue (in tests).
@@ -19,8 +22,25 @@ interface StopSignal {
   static StopSignal jvmSignals() {
     return shutdown -> {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        shutdown.run();
-        Runtime.getRuntime().halt(ExitCodes.OK);
+        // Bounded: the JVM ignores further signals during shutdown, so a hung close (an HSM
+        // that does not answer) must not leave kill -9 as the only way out.
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(shutdown);
+        int status = ExitCodes.OK;
+        try {
+          closing.get(SHUTDOWN_DEADLINE_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          System.err.println("kms: stop did not finish within " + SHUTDOWN_DEADLINE_SECONDS
+              + " s; exiting anyway");
+          status = ExitCodes.FAILURE;
+        } catch (ExecutionException e) {
+          System.err.println("kms: stop failed: " + e.getCause());
+          status = ExitCodes.FAILURE;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          status = ExitCodes.FAILURE;
+        }
+        System.err.flush();
+        Runtime.getRuntime().halt(status);
       }, "kms-shutdown"));
       new CountDownLatch(1).await();
     };

@@ -58,9 +58,15 @@ class CliEndToEndTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  static void tearDown() throws java.io.IOException {
     if (token != null) {
       token.close();
+    }
+    // The work folder holds cleartext demo credentials and TLS private keys: leave nothing behind.
+    if (work != null) {
+      try (java.util.stream.Stream<Path> walk = Files.walk(work)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
     }
   }
 
