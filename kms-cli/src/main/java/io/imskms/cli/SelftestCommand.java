@@ -4,6 +4,7 @@ import io.imskms.api.config.ApiConfig;
 import io.imskms.hsm.ConformanceReport;
 import io.imskms.hsm.ConformanceSelfTest;
 import io.imskms.hsm.HsmException;
+import io.imskms.hsm.KnownTokenDeviations;
 import io.imskms.hsm.Pkcs11Hsm;
 import java.nio.file.Files;
 import java.nio.file.Path;
