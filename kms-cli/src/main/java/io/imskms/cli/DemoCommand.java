@@ -23,6 +23,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
@@ -171,9 +172,9 @@ final class DemoCommand implements Callable<Integer> {
     ctx.out().println("  UE-A " + credA.id() + "  ->  UE-B " + credB.id() + " (offline), mailbox "
         + credM.id());
     byte[] wav = SineWave.wav(seconds, 16_000, 440.0);
-    Files.createDirectories(mediaOut);
+    ownerOnlyDirectory(mediaOut);
     Path sent = mediaOut.resolve("sent.wav");
-    Files.write(sent, wav);
+    OwnerOnlyFiles.write(sent, wav);
     ctx.out().printf("  media: %s, %.1f s of 440 Hz sine, 16 kHz 16-bit mono WAV, %d bytes,"
         + " SHA-256 %s%n", sent, seconds, wav.length, shortHash(wav));
     ctx.out().println();
@@ -246,7 +247,7 @@ final class DemoCommand implements Callable<Integer> {
       byte[] fetched = await(mbForB.media(deposit.messageId()));
       byte[] received = MediaProtection.decrypt(kAtB, fetched);
       Path got = mediaOut.resolve("received.wav");
-      Files.write(got, received);
+      OwnerOnlyFiles.write(got, received);
       step("media", "UE-B downloaded " + fetched.length + " bytes and decrypted them: "
           + received.length + " bytes, SHA-256 " + shortHash(received) + " -> " + got, since(t));
 
@@ -335,9 +336,23 @@ final class DemoCommand implements Callable<Integer> {
       if (c.role() != role) {
         throw new CliException(ExitCodes.PREREQUISITE, f + " is not a " + role + " credential");
       }
+      if (!c.id().equals(id)) {
+        throw new CliException(ExitCodes.PREREQUISITE, f + " is the credential of " + c.id()
+            + ", not of " + id);
+      }
       return c;
     } catch (IOException e) {
       throw new CliException(ExitCodes.PREREQUISITE, e.getMessage());
+    }
+  }
+
+  /** The media folder: created if needed, and made owner-only (0700) either way. */
+  private static void ownerOnlyDirectory(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    try {
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+    } catch (UnsupportedOperationException notPosix) {
+      // Nothing to restrict on a file system without POSIX permissions.
     }
   }
 

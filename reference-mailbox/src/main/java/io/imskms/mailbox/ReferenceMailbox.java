@@ -70,16 +70,37 @@ public final class ReferenceMailbox implements AutoCloseable {
   private final KmsHttpClient kms;
   private final MailboxStore store;
   private final MailboxEvents events;
-  private final Clock clock = Clock.systemUTC();
-  private final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
-  private final MailboxClient sdk = new MailboxClient(clock, RandomSource.secure());
+  private final Clock clock;
+  private final Duration uploadTtl;
+  private final Bootstrapping bootstrapping;
+  private final MailboxClient sdk;
   private final SelfSignedCertificate tlsCert = SelfSignedCertificate.create("localhost");
   /** Ke2m per message, kept only until the upload it protects has arrived. */
   private final Map<String, PendingUpload> pendingUploads = new ConcurrentHashMap<>();
   private volatile ClientSession session;
   private HttpServer server;
+  private long sweepTimer = -1;
 
-  private record PendingUpload(String idA, SecretBytes ke2m) {}
+  private record PendingUpload(String idA, SecretBytes ke2m, long expiresAtMs) {}
+
+  /**
+   * Settings of the mailbox.
+   *
+   * @param pendingUploadTtl how long a Ke2m waits for the upload it protects; afterwards it is
+   *     destroyed and the upload refused (404 {@code NO_PENDING_UPLOAD})
+   * @param clock the clock of the B-TID renewal and of that expiry
+   */
+  public record Options(Duration pendingUploadTtl, Clock clock) {
+    /** Ten minutes for an upload; the system clock. */
+    public static final Options DEFAULT = new Options(Duration.ofMinutes(10), Clock.systemUTC());
+
+    public Options {
+      Objects.requireNonNull(clock, "clock");
+      if (pendingUploadTtl == null || pendingUploadTtl.isNegative() || pendingUploadTtl.isZero()) {
+        throw new IllegalArgumentException("pendingUploadTtl must be positive");
+      }
+    }
+  }
 
   /**
    * @param credential the mailbox's credential (role mailbox)
@@ -87,6 +108,12 @@ public final class ReferenceMailbox implements AutoCloseable {
    */
   public ReferenceMailbox(Vertx vertx, Credential credential, KmsHttpClient kms,
       MailboxStore store, MailboxEvents events) {
+    this(vertx, credential, kms, store, events, Options.DEFAULT);
+  }
+
+  /** As above, with {@code options} (upload expiry, clock). */
+  public ReferenceMailbox(Vertx vertx, Credential credential, KmsHttpClient kms,
+      MailboxStore store, MailboxEvents events, Options options) {
     if (credential.role() != Role.MAILBOX) {
       throw new IllegalArgumentException("the mailbox needs a mailbox credential");
     }
@@ -95,6 +122,10 @@ public final class ReferenceMailbox implements AutoCloseable {
     this.kms = Objects.requireNonNull(kms);
     this.store = Objects.requireNonNull(store);
     this.events = Objects.requireNonNull(events);
+    this.clock = options.clock();
+    this.uploadTtl = options.pendingUploadTtl();
+    this.bootstrapping = new Bootstrapping(clock, RandomSource.secure());
+    this.sdk = new MailboxClient(clock, RandomSource.secure());
   }
 
   /** The mailbox's identity (ID-Bm). */
@@ -118,6 +149,9 @@ public final class ReferenceMailbox implements AutoCloseable {
     return session().compose(s -> vertx.createHttpServer(o).requestHandler(router).listen())
         .map(srv -> {
           server = srv;
+          // Expired Ke2m are also dropped on every deposit and upload; this catches the rest.
+          sweepTimer = vertx.setPeriodic(Math.min(uploadTtl.toMillis(), 60_000L),
+              id -> dropExpiredUploads());
           return srv.actualPort();
         });
   }
@@ -150,6 +184,7 @@ public final class ReferenceMailbox implements AutoCloseable {
 
   private void deposit(RoutingContext ctx) {
     long t0 = System.nanoTime();
+    dropExpiredUploads();
     byte[] offerBytes;
     Offer offer;
     try {
@@ -181,7 +216,7 @@ public final class ReferenceMailbox implements AutoCloseable {
           return vertx.executeBlocking(() -> store.create(offer.idA(), offer.idB(), credential.id(),
               offerBytes, grant.ticket())).map(messageId -> {
                 grant.e2mKey().ifPresent(k -> pendingUploads.put(messageId,
-                    new PendingUpload(offer.idA(), k)));
+                    new PendingUpload(offer.idA(), k, clock.millis() + uploadTtl.toMillis())));
                 events.step("Fig 17 step 6", "mailbox verified the KMS's MAC, unwrapped Ke2m"
                     + " (Fig 19) and stored the ticket under " + store.root().getFileName()
                     + "/" + messageId, since(t6));
@@ -202,6 +237,7 @@ public final class ReferenceMailbox implements AutoCloseable {
   private void upload(RoutingContext ctx) {
     long t0 = System.nanoTime();
     String id = ctx.pathParam("id");
+    dropExpiredUploads();
     PendingUpload pending = id == null ? null : pendingUploads.get(id);
     if (pending == null) {
       error(ctx, 404, "NO_PENDING_UPLOAD", "no message awaiting its media under this id");
@@ -230,6 +266,22 @@ public final class ReferenceMailbox implements AutoCloseable {
           + container.length + "-byte media container and acknowledged it", since(t0));
       ok(ctx, new JsonObject().put("ack", B64.encodeToString(ack)));
     }).onFailure(e -> failed(ctx, e));
+  }
+
+  /** Destroys and forgets every Ke2m whose upload did not arrive in time. */
+  private void dropExpiredUploads() {
+    long now = clock.millis();
+    pendingUploads.forEach((id, p) -> {
+      if (p.expiresAtMs() <= now && pendingUploads.remove(id, p)) {
+        p.ke2m().destroy();
+      }
+    });
+  }
+
+  /** The Ke2m still waiting for the upload of {@code messageId} (tests). */
+  SecretBytes pendingKe2m(String messageId) {
+    PendingUpload p = pendingUploads.get(messageId);
+    return p == null ? null : p.ke2m();
   }
 
   private void list(RoutingContext ctx) {
@@ -308,6 +360,9 @@ public final class ReferenceMailbox implements AutoCloseable {
   /** Stops listening and forgets every Ke2m still waiting for its upload. */
   @Override
   public void close() {
+    if (sweepTimer >= 0) {
+      vertx.cancelTimer(sweepTimer);
+    }
     if (server != null) {
       server.close().await();
     }

@@ -41,24 +41,25 @@ import java.util.function.Consumer;
  * A KMS started the way an operator starts it ({@link KmsApplication}, configuration through
  * {@code KMS_*} variables, development TLS material), on a real SoftHSM2 token (one per test
  * class) with fresh long-term keys, on a free port; plus HTTPS clients with and without mailbox
- * client certificates, and the client SDK peers.
+ * client certificates, and the client SDK peers. Public, in vertx-api's test-jar, for the tests of
+ * reference-mailbox and kms-cli.
  */
-final class TestKms implements AutoCloseable {
-  static final String ALICE = "sip:alice@ims.example.com";
-  static final String BOB = "sip:bob@ims.example.com";
-  static final String CAROL = "sip:carol@ims.example.com";
-  static final String VM_BOB = "sip:vm.bob@ims.example.com";
-  static final String VM_CAROL = "sip:vm.carol@ims.example.com";
+public final class TestKms implements AutoCloseable {
+  public static final String ALICE = "sip:alice@ims.example.com";
+  public static final String BOB = "sip:bob@ims.example.com";
+  public static final String CAROL = "sip:carol@ims.example.com";
+  public static final String VM_BOB = "sip:vm.bob@ims.example.com";
+  public static final String VM_CAROL = "sip:vm.carol@ims.example.com";
 
   final SoftHsmTestToken token;
-  final Path work;
-  final KmsApplication app;
+  public final Path work;
+  public final KmsApplication app;
   /** The clients' own Vert.x, so that the server's metrics only show the server. */
   final Vertx clientVertx = Vertx.vertx();
   /** No client certificate (a UE). */
-  final WebClient ue;
+  public final WebClient ue;
   /** Client certificate of sip:vm.bob. */
-  final WebClient vmBob;
+  public final WebClient vmBob;
   /** Client certificate of sip:vm.carol. */
   final WebClient vmCarol;
   /** The clients' clock; the server's too when started with {@link #start(Consumer, Clock)}. */
@@ -83,7 +84,7 @@ final class TestKms implements AutoCloseable {
   }
 
   /** A KMS over kms-core's DeferredDeliveryService. */
-  static TestKms start(Consumer<Map<String, String>> env) throws Exception {
+  public static TestKms start(Consumer<Map<String, String>> env) throws Exception {
     return start(env, (KmsOperations) null);
   }
 
@@ -166,7 +167,7 @@ final class TestKms implements AutoCloseable {
   }
 
   /** Enrols a principal through the real ECDH enrolment and returns its credential. */
-  Credential enrol(Role role, String id) throws Exception {
+  public Credential enrol(Role role, String id) throws Exception {
     DeviceEnrolment device = new DeviceEnrolment(role, id);
     return device.open(enrolment.enrol(device.requestBytes()));
   }
