@@ -25,6 +25,8 @@ public final class KeyRef {
   final long generation;
   final long handle;
   final Object owner;
+  /** Long-term keys only: the token label "label#vN", computed once (looked up on every use). */
+  final String tokenLabel;
 
   private KeyRef(Kind kind, String label, int version, KeySpec spec, long generation, long handle,
       Object owner) {
@@ -35,6 +37,7 @@ public final class KeyRef {
     this.generation = generation;
     this.handle = handle;
     this.owner = owner;
+    this.tokenLabel = kind == Kind.LONG_TERM ? Pkcs11Hsm.id(label, version) : null;
   }
 
   static KeyRef longTerm(String label, int version, KeySpec spec) {

@@ -500,12 +500,12 @@ public final class Pkcs11Hsm implements Hsm {
 
   /** The long-term key's handle in generation g; finds and checks it on first use. */
   long handleOf(Generation g, KeyRef ref) throws HsmException {
-    Long h = g.handles.get(id(ref.label(), ref.version()));
+    Long h = g.handles.get(ref.tokenLabel);
     if (h != null) {
       return h;
     }
     loadKey(g, ref.label(), ref.version());
-    return g.handles.get(id(ref.label(), ref.version()));
+    return g.handles.get(ref.tokenLabel);
   }
 
   private LongTermKeyInfo loadKey(Generation g, String label, int version) throws HsmException {
@@ -641,13 +641,19 @@ public final class Pkcs11Hsm implements Hsm {
     return new Mechanism(spec.algorithm().isAes() ? CKM_AES_CMAC : CKM_SHA256_HMAC);
   }
 
-  static byte[] sha256(byte[] data) {
+  /** One digest per thread: every derivation hashes its context; no provider look-up each time. */
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
     try {
-      return MessageDigest.getInstance("SHA-256").digest(data);
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 missing from the JDK", e);
     }
+  });
+
+  static byte[] sha256(byte[] data) {
+    return SHA256.get().digest(data);
   }
+
 
   @Override
   public LongTermKeyInfo generateLongTermKey(String label, int version, KeySpec spec)

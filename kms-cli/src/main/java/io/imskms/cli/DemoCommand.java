@@ -1,5 +1,6 @@
 package io.imskms.cli;
 
+import io.imskms.client.OwnerOnlyFiles;
 import io.imskms.client.Bootstrapping;
 import io.imskms.client.CleartextCredentialFile;
 import io.imskms.client.ClientSession;

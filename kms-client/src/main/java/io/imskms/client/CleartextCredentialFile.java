@@ -5,13 +5,10 @@ import io.imskms.protocol.ProtocolException;
 import io.imskms.protocol.Role;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -42,8 +39,6 @@ import java.util.Set;
 public final class CleartextCredentialFile {
   private static final String MAGIC = "imskms-credential";
   private static final List<String> KEYS = List.of(MAGIC, "role", "id", "credVersion", "kp");
-  private static final Set<PosixFilePermission> OWNER_ONLY =
-      PosixFilePermissions.fromString("rw-------");
 
   private CleartextCredentialFile() {}
 
@@ -58,23 +53,14 @@ public final class CleartextCredentialFile {
       throw new FileAlreadyExistsException(file.toString(), null,
           "credential file exists; not replaced");
     }
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
     String kp = Base64.getUrlEncoder().withoutPadding().encodeToString(cred.kp().internal());
     byte[] text = (MAGIC + "=1\nrole=" + roleName(cred.role()) + "\nid=" + cred.id()
         + "\ncredVersion=" + cred.credVersion() + "\nkp=" + kp + "\n")
         .getBytes(StandardCharsets.UTF_8);
-    Path tmp = createOwnerOnly(dir, file.getFileName() + ".tmp-");
     try {
-      Files.write(tmp, text);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
+      OwnerOnlyFiles.write(file, text);
     } finally {
       Arrays.fill(text, (byte) 0);
-      Files.deleteIfExists(tmp);
     }
   }
 
@@ -142,12 +128,4 @@ public final class CleartextCredentialFile {
     return role == Role.MAILBOX ? "mailbox" : "ue";
   }
 
-  private static Path createOwnerOnly(Path dir, String prefix) throws IOException {
-    try {
-      return Files.createTempFile(dir, prefix, "",
-          PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-    } catch (UnsupportedOperationException notPosix) {
-      return Files.createTempFile(dir, prefix, "");
-    }
-  }
 }

@@ -1,12 +1,11 @@
 package io.imskms.mailbox;
 
+import io.imskms.client.OwnerOnlyFiles;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Instant;
@@ -58,11 +57,11 @@ public final class MailboxStore {
     String id = HexFormat.of().formatHex(raw);
     Path dir = root.resolve(id);
     createOwnerOnlyDirectories(dir);
-    writeAtomically(dir.resolve("offer.bin"), offer);
-    writeAtomically(dir.resolve("ticket.bin"), ticket);
+    OwnerOnlyFiles.write(dir.resolve("offer.bin"), offer);
+    OwnerOnlyFiles.write(dir.resolve("ticket.bin"), ticket);
     JsonObject meta = new JsonObject().put("from", from).put("to", to).put("mailbox", mailbox)
         .put("stored", Instant.now().toString());
-    writeAtomically(dir.resolve("meta.json"),
+    OwnerOnlyFiles.write(dir.resolve("meta.json"),
         meta.encodePrettily().getBytes(StandardCharsets.UTF_8));
     return id;
   }
@@ -70,7 +69,7 @@ public final class MailboxStore {
   /** Stores the media container of a message. */
   public void putMedia(String messageId, byte[] container) throws IOException {
     Path dir = dir(messageId).orElseThrow(() -> new IOException("no message " + messageId));
-    writeAtomically(dir.resolve("media.imsm"), container);
+    OwnerOnlyFiles.write(dir.resolve("media.imsm"), container);
   }
 
   /** The message, if it exists. */
@@ -135,17 +134,4 @@ public final class MailboxStore {
     }
   }
 
-  private static void writeAtomically(Path file, byte[] data) throws IOException {
-    Path tmp = Files.createTempFile(file.getParent(), file.getFileName() + ".", ".tmp");
-    try {
-      Files.write(tmp, data);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
-  }
 }

@@ -1,4 +1,4 @@
-package io.imskms.cli;
+package io.imskms.client;
 
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -7,11 +7,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
-/** Files written whole, with mode 0600, through a temporary file in the same directory. */
-final class OwnerOnlyFiles {
+/**
+ * Files written whole, with mode 0600, through a temporary file in the same directory and an
+ * atomic rename: a reader sees the old file or the new one, never a partial one. Used for
+ * credentials, enrolment packages, demo media and the reference mailbox's store.
+ */
+public final class OwnerOnlyFiles {
   private OwnerOnlyFiles() {}
 
-  static void write(Path file, byte[] data) throws IOException {
+  public static void write(Path file, byte[] data) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);
     Path tmp;
