@@ -6,6 +6,7 @@ import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKK_GENERIC_SECRET;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -108,32 +109,51 @@ public final class ConformanceSelfTest {
     }
   }
 
+  /** Where the vectors bundled with this adapter live on the class path. */
+  public static final String BUNDLED_VECTORS = "io/imskms/hsm/wycheproof/";
+
   /**
-   * Finds the Wycheproof folder for a checkout: {@code shared/test-vectors/wycheproof} beside (or
-   * inside) {@code start} or one of its parents. The project keeps {@code shared/} next to the
-   * repository root.
-   *
-   * @return the folder, or {@code start/../shared/test-vectors/wycheproof} (which then does not
-   *     exist and fails the run with a message naming it) when none is found
+   * The upstream source of the bundled vectors (C2SP/wycheproof, testvectors_v1); the file
+   * {@code SOURCE} beside them says the same, with the licence in {@code LICENSE}.
    */
-  public static Path locateVectors(Path start) {
-    Path dir = start.toAbsolutePath().normalize();
-    for (Path d = dir; d != null; d = d.getParent()) {
-      for (Path candidate : new Path[] {d.resolve("shared/test-vectors/wycheproof"),
-          d.resolveSibling("shared").resolve("test-vectors/wycheproof")}) {
-        if (java.nio.file.Files.isDirectory(candidate)) {
-          return candidate;
-        }
-      }
-    }
-    return dir.resolveSibling("shared").resolve("test-vectors/wycheproof");
+  public static final String BUNDLED_VECTORS_SOURCE =
+      "C2SP/wycheproof testvectors_v1, commit dac1dd4";
+
+  /** Reads one vector file by name; {@code null} when it does not exist. */
+  private interface VectorFiles {
+    InputStream open(String name) throws IOException;
+
+    String describe(String name);
   }
 
   /**
-   * Runs every suite against {@code hsm}.
+   * Runs every suite against {@code hsm} with the vectors bundled in this jar
+   * ({@value #BUNDLED_VECTORS}, {@link #BUNDLED_VECTORS_SOURCE}), so that the self-test runs from
+   * an installed distribution with no vector folder.
    *
-   * @param vectorDir the folder that holds the Wycheproof JSON files themselves (for this
-   *     repository: {@code ../shared/test-vectors/wycheproof})
+   * @throws HsmException if no session can be borrowed, or the token is lost during the run
+   */
+  public static ConformanceReport run(Hsm hsm) throws HsmException {
+    Objects.requireNonNull(hsm, "hsm");
+    ClassLoader cl = ConformanceSelfTest.class.getClassLoader();
+    return runAll(hsm, new VectorFiles() {
+      @Override
+      public InputStream open(String name) {
+        return cl.getResourceAsStream(BUNDLED_VECTORS + name);
+      }
+
+      @Override
+      public String describe(String name) {
+        return "classpath:" + BUNDLED_VECTORS + name;
+      }
+    });
+  }
+
+  /**
+   * Runs every suite against {@code hsm} with the vector files of a folder.
+   *
+   * @param vectorDir the folder that holds the Wycheproof JSON files themselves (for example a
+   *     newer upstream copy; {@link #run(Hsm)} uses the bundled ones)
    * @throws NoSuchFileException if {@code vectorDir} is not a directory
    * @throws HsmException if no session can be borrowed, or the token is lost during the run
    */
@@ -144,27 +164,41 @@ public final class ConformanceSelfTest {
       throw new NoSuchFileException(vectorDir.toAbsolutePath().toString(), null,
           "Wycheproof vector folder not found: the conformance self-test cannot run");
     }
+    return runAll(hsm, new VectorFiles() {
+      @Override
+      public InputStream open(String name) throws IOException {
+        Path file = vectorDir.resolve(name);
+        return Files.isRegularFile(file) ? Files.newInputStream(file) : null;
+      }
+
+      @Override
+      public String describe(String name) {
+        String hint = Files.isDirectory(vectorDir.resolve("wycheproof"))
+            ? " (the folder has a wycheproof/ subfolder: pass that one)" : "";
+        return vectorDir.resolve(name).toAbsolutePath() + hint;
+      }
+    });
+  }
+
+  private static ConformanceReport runAll(Hsm hsm, VectorFiles files) throws HsmException {
     List<ConformanceReport.Suite> suites = new ArrayList<>();
     for (SuiteDef d : SuiteDef.values()) {
-      suites.add(runSuite(hsm, vectorDir, d));
+      suites.add(runSuite(hsm, files, d));
     }
     return new ConformanceReport(suites);
   }
 
   // ---------------------------------------------------------------- suite runner
 
-  private static ConformanceReport.Suite runSuite(Hsm hsm, Path dir, SuiteDef d)
+  private static ConformanceReport.Suite runSuite(Hsm hsm, VectorFiles files, SuiteDef d)
       throws HsmException {
     Tally t = new Tally(d);
-    Path file = dir.resolve(d.file);
-    if (!Files.isRegularFile(file)) {
-      String hint = Files.isDirectory(dir.resolve("wycheproof"))
-          ? " (the folder has a wycheproof/ subfolder: pass that one)" : "";
-      return t.suiteFailure("vector file missing: " + file.toAbsolutePath() + hint);
-    }
     JsonNode root;
-    try {
-      root = JSON.readTree(file.toFile());
+    try (InputStream in = files.open(d.file)) {
+      if (in == null) {
+        return t.suiteFailure("vector file missing: " + files.describe(d.file));
+      }
+      root = JSON.readTree(in);
     } catch (IOException e) {
       return t.suiteFailure("cannot read the vector file (" + e.getClass().getSimpleName() + ")");
     }

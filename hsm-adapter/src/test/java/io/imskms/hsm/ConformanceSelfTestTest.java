@@ -6,10 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -25,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConformanceSelfTestTest {
   /**
-   * Cases each suite must at least pass inside the adapter's domain, and refuse outside it, so
+   * The run uses the vectors bundled in hsm-adapter (src/main/resources, {@link
+   * ConformanceSelfTest#BUNDLED_VECTORS}). Cases each suite must at least pass inside the adapter's domain, and refuse outside it, so
    * that an empty or truncated run cannot pass: the counts SoftHSM2 2.6.1 gives with the
    * Wycheproof files of testvectors_v1 commit dac1dd4 (a token without SoftHSM2's deviations
    * below passes more).
@@ -66,20 +71,54 @@ class ConformanceSelfTestTest {
     }
   }
 
-  private static Path vectorDir() {
-    String prop = System.getProperty("kms.testVectors");
-    Path dir = prop != null ? Path.of(prop).resolve("wycheproof")
-        : ConformanceSelfTest.locateVectors(Path.of(System.getProperty("user.dir")));
-    assertTrue(Files.isDirectory(dir), "Wycheproof vectors not found at " + dir.toAbsolutePath()
-        + " (shared/test-vectors must sit beside the repository root)");
-    return dir;
+  /** Copies one bundled vector file out of the class path into {@code dir}. */
+  private static void copyBundled(String name, Path dir) throws Exception {
+    try (InputStream in = ConformanceSelfTestTest.class.getClassLoader()
+        .getResourceAsStream(ConformanceSelfTest.BUNDLED_VECTORS + name)) {
+      assertNotNull(in, "bundled vector file missing: " + name);
+      Files.copy(in, dir.resolve(name));
+    }
+  }
+
+  @Test
+  void bundledVectors_matchTheirRecordedDigests_andCarryLicenceAndSource() throws Exception {
+    ClassLoader cl = ConformanceSelfTestTest.class.getClassLoader();
+    String sums;
+    try (InputStream in = cl.getResourceAsStream(ConformanceSelfTest.BUNDLED_VECTORS
+        + "SHA256SUMS")) {
+      assertNotNull(in, "SHA256SUMS missing");
+      sums = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+    }
+    List<String> bad = new ArrayList<>();
+    int files = 0;
+    for (String line : sums.strip().split("\n")) {
+      String[] f = line.split(" +");
+      try (InputStream in = cl.getResourceAsStream(ConformanceSelfTest.BUNDLED_VECTORS + f[1])) {
+        if (in == null) {
+          bad.add(f[1] + ": missing");
+          continue;
+        }
+        String got = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+            .digest(in.readAllBytes()));
+        if (!got.equals(f[0])) {
+          bad.add(f[1] + ": SHA-256 " + got + ", recorded " + f[0]);
+        }
+        files++;
+      }
+    }
+    assertEquals(List.of(), bad);
+    assertEquals(5, files, "one file per suite");
+    for (String name : new String[] {"LICENSE", "SOURCE"}) {
+      assertNotNull(cl.getResource(ConformanceSelfTest.BUNDLED_VECTORS + name), name);
+    }
+    assertTrue(ConformanceSelfTest.BUNDLED_VECTORS_SOURCE.contains("dac1dd4"));
   }
 
   @Test
   void wycheproofVectors_throughTheAdapter_allPass_andNoSessionObjectLeaks() throws Exception {
     long objectsBefore = hsm.countSessionObjects();
 
-    ConformanceReport report = ConformanceSelfTest.run(hsm, vectorDir());
+    ConformanceReport report = ConformanceSelfTest.run(hsm);
     printMarkingKnownDeviations(report);
 
     assertEquals(objectsBefore, hsm.countSessionObjects(),
@@ -137,7 +176,7 @@ class ConformanceSelfTestTest {
 
   @Test
   void missingVectorFile_failsItsSuite_neverSkips(@TempDir Path dir) throws Exception {
-    Files.copy(vectorDir().resolve("aes_cmac_test.json"), dir.resolve("aes_cmac_test.json"));
+    copyBundled("aes_cmac_test.json", dir);
 
     ConformanceReport report = ConformanceSelfTest.run(hsm, dir);
 

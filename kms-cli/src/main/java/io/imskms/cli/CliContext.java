@@ -9,9 +9,9 @@ import java.util.Objects;
  * PIN), standard output and error, and the stop signal of {@code serve}. Tests pass their own.
  * Relative paths, in options and in the configuration, are relative to the working directory.
  */
-record CliContext(Map<String, String> env, PrintWriter out, PrintWriter err,
+public record CliContext(Map<String, String> env, PrintWriter out, PrintWriter err,
     StopSignal stopSignal) {
-  CliContext {
+  public CliContext {
     env = Map.copyOf(env);
     Objects.requireNonNull(out, "out");
     Objects.requireNonNull(err, "err");
@@ -19,7 +19,7 @@ record CliContext(Map<String, String> env, PrintWriter out, PrintWriter err,
   }
 
   /** One progress or status line on standard error (standard output carries the results). */
-  void progress(String line) {
+  public void progress(String line) {
     err.println("kms: " + line);
     err.flush();
   }

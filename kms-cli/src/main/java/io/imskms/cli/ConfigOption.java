@@ -8,18 +8,26 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** {@code --config FILE}: the server's YAML configuration, shared by every command. */
-final class ConfigOption {
+public final class ConfigOption {
   /** Used when {@code --config} is not given and this file exists in the working directory. */
   static final Path DEFAULT_FILE = Path.of("config/kms.yaml");
 
+  /** The configuration file when {@code --config} is not given (the installed launcher's). */
+  public static final String CONFIG_ENV = "KMS_CONFIG";
+
   @Option(names = "--config", paramLabel = "FILE",
-      description = "YAML configuration (docs/configuration.md); default: config/kms.yaml if it"
-          + " exists, else the built-in defaults. KMS_* variables override it.")
+      description = "YAML configuration (docs/configuration.md); default: $KMS_CONFIG when set,"
+          + " else config/kms.yaml if it exists, else the built-in defaults. KMS_* variables"
+          + " override it.")
   Path file;
 
   /** The configuration: defaults, the file, then the {@code KMS_*} variables of {@code env}. */
-  ApiConfig load(CliContext ctx) throws CliException {
+  public ApiConfig load(CliContext ctx) throws CliException {
     Path f = file;
+    String fromEnv = ctx.env().get(CONFIG_ENV);
+    if (f == null && fromEnv != null && !fromEnv.isBlank()) {
+      f = Path.of(fromEnv);
+    }
     if (f == null && Files.isRegularFile(DEFAULT_FILE)) {
       f = DEFAULT_FILE;
     }

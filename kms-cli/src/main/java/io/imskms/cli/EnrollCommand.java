@@ -1,21 +1,11 @@
 package io.imskms.cli;
 
-import io.imskms.client.OwnerOnlyFiles;
 import io.imskms.api.config.ApiConfig;
-import io.imskms.client.CleartextCredentialFile;
-import io.imskms.client.Credential;
-import io.imskms.client.DeviceEnrolment;
-import io.imskms.core.LongTermKeys;
-import io.imskms.core.directory.MailboxDirectory;
-import io.imskms.core.enrolment.EcdhEnrolment;
-import io.imskms.core.keys.KeyRing;
-import io.imskms.hsm.HsmException;
-import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.files.OwnerOnlyFiles;
 import io.imskms.protocol.EnrolmentRequest;
 import io.imskms.protocol.Identity;
 import io.imskms.protocol.ProtocolException;
 import io.imskms.protocol.Role;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -34,13 +24,11 @@ import picocli.CommandLine.Spec;
             "makes an ephemeral P-256 key pair, computes ECDH with the device's public key " +
             "and wraps Kp under a key derived from the shared secret; only the device's " +
             "private key opens it.",
-            "Without --device-public-key (development): this command acts as the device's " +
-            "provisioning station. It generates the device key pair in software (client " +
-            "SDK), runs the enrolment, opens the package with the device key and writes the " +
-            "device's credential file (mode 0600; Kp in the clear, for the demo clients). " +
-            "With --device-public-key (production): the device generated its key pair and " +
-            "keeps the private key; the enrolment package (message 0x05) is written to " +
-            "--out and the device opens it itself. Nothing secret is written here.",
+            "The device generated its key pair and keeps the private key; the enrolment " +
+            "package (message 0x05) is written to --out and the device opens it itself. " +
+            "Nothing secret is written here. (Development provisioning, where the device key " +
+            "pair is made here and a cleartext credential file written, is a demo tool: " +
+            "kms demo enroll.)",
             "The role must agree with the mailbox directory (core.directoryFile): a mailbox " +
             "must be listed as one, a UE must not be."})
 final class EnrollCommand implements Callable<Integer> {
@@ -72,11 +60,10 @@ final class EnrollCommand implements Callable<Integer> {
   CliRole role;
 
   @Option(names = "--out", required = true, paramLabel = "FILE",
-      description = "where to write the credential file (development) or the enrolment package"
-          + " (with --device-public-key); mode 0600")
+      description = "where to write the enrolment package (mode 0600)")
   Path out;
 
-  @Option(names = "--device-public-key", paramLabel = "FILE",
+  @Option(names = "--device-public-key", required = true, paramLabel = "FILE",
       description = "the device's P-256 public key: PEM or DER SubjectPublicKeyInfo"
           + " (openssl ec -pubout), or the raw 65-byte uncompressed point")
   Path devicePublicKey;
@@ -100,43 +87,14 @@ final class EnrollCommand implements Callable<Integer> {
     if (Files.exists(out) && !force) {
       throw new CliException(ExitCodes.FAILURE, out + " exists; pass --force to replace it");
     }
-    byte[] devicePoint = devicePublicKey == null ? null : DevicePublicKeys.read(devicePublicKey);
+    byte[] devicePoint = DevicePublicKeys.read(devicePublicKey);
     ApiConfig cfg = config.load(ctx);
-    Path directoryFile = Path.of(cfg.core().directoryFile());
-    if (!Files.isRegularFile(directoryFile)) {
-      throw new CliException(ExitCodes.PREREQUISITE, "mailbox directory not found: "
-          + directoryFile + " (core.directoryFile; bin/kms up writes a sample)");
-    }
-    MailboxDirectory directory = MailboxDirectory.load(directoryFile);
-    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
-      EcdhEnrolment enrolment;
-      try {
-        enrolment = new EcdhEnrolment(hsm, LongTermKeys.of(KeyRing.load(hsm)), directory);
-      } catch (HsmException e) {
-        throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot load the long-term keys"
-            + " (run bin/kms token init?): " + e.getMessage(), e);
-      }
-      if (devicePoint != null) {
-        byte[] pkg = enrolment.enrol(new EnrolmentRequest(role.role, principal, devicePoint)
-            .encode());
-        OwnerOnlyFiles.write(out, pkg);
-        ctx.out().println("enrolled " + principal + " as " + role + ": enrolment package ("
-            + pkg.length + " bytes) written to " + out + "; the device opens it with its"
-            + " private key");
-      } else {
-        DeviceEnrolment device = new DeviceEnrolment(role.role, principal);
-        Credential cred = device.open(enrolment.enrol(device.requestBytes()));
-        try {
-          CleartextCredentialFile.write(cred, out, force);
-        } catch (IOException e) {
-          throw new CliException(ExitCodes.FAILURE, "cannot write " + out + ": "
-              + e.getMessage());
-        }
-        ctx.out().println("enrolled " + principal + " as " + role + " (credential version "
-            + cred.credVersion() + "): device key pair generated here (development"
-            + " provisioning), credential file written to " + out + " (mode 0600)");
-      }
-    }
+    byte[] pkg = EnrolmentStation.enrol(cfg, ctx,
+        new EnrolmentRequest(role.role, principal, devicePoint).encode());
+    OwnerOnlyFiles.write(out, pkg);
+    ctx.out().println("enrolled " + principal + " as " + role + ": enrolment package ("
+        + pkg.length + " bytes) written to " + out + "; the device opens it with its"
+        + " private key");
     ctx.out().flush();
     return ExitCodes.OK;
   }

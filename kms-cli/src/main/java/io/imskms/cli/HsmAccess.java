@@ -21,11 +21,11 @@ import java.util.Map;
  * prerequisites so that a missing library or PIN is reported as such (exit 2) and not as an HSM
  * fault (exit 3).
  */
-final class HsmAccess {
+public final class HsmAccess {
   private HsmAccess() {}
 
   /** Exit 2 unless the PKCS#11 library exists and, for SoftHSM2, SOFTHSM2_CONF names a file. */
-  static void checkPrerequisites(ApiConfig config, CliContext ctx) throws CliException {
+  public static void checkPrerequisites(ApiConfig config, CliContext ctx) throws CliException {
     Path module = Path.of(config.hsm().module());
     if (!Files.isReadable(module)) {
       throw new CliException(ExitCodes.PREREQUISITE, "PKCS#11 library not found: " + module
@@ -46,7 +46,7 @@ final class HsmAccess {
   }
 
   /** The user PIN (the caller wipes it); exit 2 when there is none. */
-  static char[] userPin(ApiConfig config, CliContext ctx) throws CliException {
+  public static char[] userPin(ApiConfig config, CliContext ctx) throws CliException {
     try {
       return PinSource.read(config.hsm(), ctx.env());
     } catch (ConfigException e) {
@@ -55,7 +55,7 @@ final class HsmAccess {
   }
 
   /** Opens the token; exit 3 when it cannot be used. */
-  static Pkcs11Hsm open(ApiConfig config, CliContext ctx) throws CliException {
+  public static Pkcs11Hsm open(ApiConfig config, CliContext ctx) throws CliException {
     checkPrerequisites(config, ctx);
     char[] pin = userPin(config, ctx);
     try {
@@ -92,7 +92,7 @@ final class HsmAccess {
     }
   }
 
-  static CliException unavailable(ApiConfig config, HsmException e) {
+  public static CliException unavailable(ApiConfig config, HsmException e) {
     return new CliException(ExitCodes.HSM_UNAVAILABLE, "HSM unavailable (token '"
         + config.hsm().tokenLabel() + "' via " + config.hsm().module() + "): " + e.getMessage(),
         e);

@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "kms", mixinStandardHelpOptions = true,
     description = "Operate the IMS media-security KMS (TR 33.828 §7.4.3.3, deferred delivery).",
     subcommands = {ServeCommand.class, TokenCommand.class, KeysCommand.class,
-        EnrollCommand.class, SelftestCommand.class, DemoCommand.class})
+        EnrollCommand.class, SelftestCommand.class})
 public final class KmsCli implements Callable<Integer> {
   static final String VERSION = "kms 0.1.0-SNAPSHOT";
 
@@ -52,7 +52,16 @@ public final class KmsCli implements Callable<Integer> {
 
   /** The command line wired to {@code ctx}: exit codes, handlers and help sections. */
   static CommandLine commandLine(CliContext ctx) {
-    CommandLine cl = new CommandLine(new KmsCli(), new CommandLine.IFactory() {
+    return commandLine(new KmsCli(), ctx);
+  }
+
+  /**
+   * Any command tree (the server's {@code kms}, or the demo tools' {@code kms demo}) wired to
+   * {@code ctx} the same way: commands constructed with the context, the CLI's exit codes, one
+   * error line per failure, help sections listing the exit codes.
+   */
+  public static CommandLine commandLine(Object root, CliContext ctx) {
+    CommandLine cl = new CommandLine(root, new CommandLine.IFactory() {
       @Override
       public <K> K create(Class<K> cls) throws Exception {
         try {
@@ -124,21 +133,32 @@ public final class KmsCli implements Callable<Integer> {
   }
 
   /** Runs one command line; returns its exit code. */
-  static int run(CliContext ctx, String... args) {
+  public static int run(CliContext ctx, String... args) {
     return commandLine(ctx).execute(args);
   }
 
   public static void main(String[] args) {
     // Every command but `serve` talks to a person: plain WARN lines on stderr instead of the
     // server's JSON log on stdout.
-    if (args.length == 0 || !"serve".equals(args[0])) {
+    boolean serve = args.length > 0 && "serve".equals(args[0]);
+    System.exit(runProcess(args, !serve, ctx -> KmsCli.run(ctx, args)));
+  }
+
+  /**
+   * Runs a command line in this process: the process's environment, stdout/stderr, and the JVM's
+   * stop signals; {@code humanLog} switches the log from JSON lines to plain WARN lines.
+   */
+  public static int runProcess(String[] args, boolean humanLog,
+      java.util.function.ToIntFunction<CliContext> command) {
+    if (humanLog) {
       System.setProperty("logback.configurationFile", "io/imskms/cli/logback-cli.xml");
     }
     PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
     PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
-    int code = run(new CliContext(System.getenv(), out, err, StopSignal.jvmSignals()), args);
+    int code = command.applyAsInt(new CliContext(System.getenv(), out, err,
+        StopSignal.jvmSignals()));
     out.flush();
     err.flush();
-    System.exit(code);
+    return code;
   }
 }

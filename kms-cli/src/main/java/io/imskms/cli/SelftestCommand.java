@@ -33,8 +33,9 @@ final class SelftestCommand implements Callable<Integer> {
   ConfigOption config;
 
   @Option(names = "--vectors", paramLabel = "DIR",
-      description = "folder with the Wycheproof JSON files (default: shared/test-vectors/"
-          + "wycheproof beside the working directory or one of its parents)")
+      description = "folder with Wycheproof JSON files to run instead of the bundled ones"
+          + " (default: the vectors shipped in the hsm-adapter jar, "
+          + ConformanceSelfTest.BUNDLED_VECTORS_SOURCE + ")")
   Path vectors;
 
   SelftestCommand(CliContext ctx) {
@@ -43,20 +44,22 @@ final class SelftestCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Path dir = vectors != null ? vectors : ConformanceSelfTest.locateVectors(Path.of(""));
-    if (!Files.isDirectory(dir)) {
-      throw new CliException(ExitCodes.PREREQUISITE, "Wycheproof vector folder not found: " + dir
-          + " (pass --vectors DIR)");
+    if (vectors != null && !Files.isDirectory(vectors)) {
+      throw new CliException(ExitCodes.PREREQUISITE, "Wycheproof vector folder not found: "
+          + vectors + " (omit --vectors to run the bundled vectors)");
     }
+    String source = vectors != null ? vectors.toString()
+        : "the bundled set (" + ConformanceSelfTest.BUNDLED_VECTORS_SOURCE + ")";
     ApiConfig cfg = config.load(ctx);
     ConformanceReport report;
     String model;
     try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
       model = hsm.capabilities().model();
-      ctx.progress("running the Wycheproof vectors from " + dir + " against token '"
+      ctx.progress("running the Wycheproof vectors from " + source + " against token '"
           + cfg.hsm().tokenLabel() + "' (" + hsm.capabilities().manufacturer().strip() + " "
           + model.strip() + ") ...");
-      report = ConformanceSelfTest.run(hsm, dir);
+      report = vectors != null ? ConformanceSelfTest.run(hsm, vectors)
+          : ConformanceSelfTest.run(hsm);
     } catch (HsmException e) {
       throw HsmAccess.unavailable(cfg, e);
     }

@@ -5,7 +5,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 
 /** How {@code kms serve} learns that it must stop. */
-interface StopSignal {
+public interface StopSignal {
   /** How long a stop may take before the process exits anyway. */
   int SHUTDOWN_DEADLINE_SECONDS = 20;
 

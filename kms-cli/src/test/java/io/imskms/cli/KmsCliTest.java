@@ -16,8 +16,7 @@ class KmsCliTest {
 
   private static List<List<String>> everyCommand() {
     return List.of(List.of(), List.of("serve"), List.of("token"), List.of("token", "init"),
-        List.of("keys"), List.of("keys", "list"), List.of("enroll"), List.of("selftest"),
-        List.of("demo"));
+        List.of("keys"), List.of("keys", "list"), List.of("enroll"), List.of("selftest"));
   }
 
   @Test
@@ -39,7 +38,7 @@ class KmsCliTest {
     CommandLine cl = KmsCli.commandLine(new CliContext(NO_ENV, new java.io.PrintWriter(
         java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter()),
         StopSignal.when(new java.util.concurrent.CompletableFuture<>())));
-    assertEquals(List.of("serve", "token", "keys", "enroll", "selftest", "demo"),
+    assertEquals(List.of("serve", "token", "keys", "enroll", "selftest"),
         List.copyOf(cl.getSubcommands().keySet()));
   }
 
@@ -54,14 +53,15 @@ class KmsCliTest {
   void unknownCommandOrOption_isUsageError() {
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "frobnicate").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "serve", "--bogus").exitCode());
-    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "demo", "--server").exitCode());
+    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "enroll", "--bogus").exitCode());
   }
 
   @Test
   void enroll_withoutRoleOrOut_orWithABadRole_isUsageError() {
     CliRun r = CliRun.run(NO_ENV, "enroll", "sip:alice@ims.example.com");
     assertEquals(ExitCodes.USAGE, r.exitCode(), r.toString());
-    assertTrue(r.err().contains("--role") && r.err().contains("--out"), r.toString());
+    assertTrue(r.err().contains("--role") && r.err().contains("--out")
+        && r.err().contains("--device-public-key"), r.toString());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "enroll", "sip:a@b", "--role", "admin",
         "--out", "x").exitCode());
   }
@@ -69,7 +69,7 @@ class KmsCliTest {
   @Test
   void enroll_withAnIdentityNotInNormalForm_isUsageError(@TempDir Path dir) {
     CliRun r = CliRun.run(NO_ENV, "enroll", "alice with spaces", "--role", "ue", "--out",
-        dir.resolve("x.cred").toString());
+        dir.resolve("x.cred").toString(), "--device-public-key", dir.resolve("d.pem").toString());
     assertEquals(ExitCodes.USAGE, r.exitCode(), r.toString());
   }
 
@@ -85,18 +85,5 @@ class KmsCliTest {
         "list");
     assertEquals(ExitCodes.PREREQUISITE, r.exitCode(), r.toString());
     assertTrue(r.err().contains("PKCS#11 library not found"), r.toString());
-  }
-
-  @Test
-  void demo_withoutCredentials_isPrerequisiteMissing_andNamesUp(@TempDir Path dir) {
-    CliRun r = CliRun.run(NO_ENV, "demo", "--tls-dir", dir.toString(), "--credentials",
-        dir.toString());
-    assertEquals(ExitCodes.PREREQUISITE, r.exitCode(), r.toString());
-    assertTrue(r.err().contains("bin/kms up"), r.toString());
-  }
-
-  @Test
-  void demo_withAnAbsurdLength_isUsageError() {
-    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "demo", "--seconds", "1000").exitCode());
   }
 }

@@ -1,5 +1,6 @@
 package io.imskms.client;
 
+import io.imskms.files.OwnerOnlyFiles;
 import io.imskms.protocol.Identity;
 import io.imskms.protocol.ProtocolException;
 import io.imskms.protocol.Role;

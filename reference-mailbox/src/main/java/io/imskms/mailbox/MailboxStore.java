@@ -1,6 +1,6 @@
 package io.imskms.mailbox;
 
-import io.imskms.client.OwnerOnlyFiles;
+import io.imskms.files.OwnerOnlyFiles;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.imskms.cli;
+package io.imskms.demo;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,6 +1,9 @@
-package io.imskms.cli;
+package io.imskms.demo;
 
-import io.imskms.client.OwnerOnlyFiles;
+import io.imskms.cli.CliContext;
+import io.imskms.cli.CliException;
+import io.imskms.cli.ExitCodes;
+import io.imskms.files.OwnerOnlyFiles;
 import io.imskms.client.Bootstrapping;
 import io.imskms.client.CleartextCredentialFile;
 import io.imskms.client.ClientSession;
@@ -47,6 +50,7 @@ import picocli.CommandLine.Spec;
  * connections; the mailbox an HTTPS service on its own port storing under {@code var/mailbox/}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
+    subcommands = DevEnrollCommand.class,
     description = {
             "Run deferred delivery end to end against the RUNNING KMS (bin/kms up): UE-A " +
             "bootstraps, makes its offer and leaves a voice message (a generated WAV, a " +
@@ -59,7 +63,9 @@ import picocli.CommandLine.Spec;
             "asking the KMS for K) must be refused with 403 NOT_AUTHORISED. Exit 1 on any " +
             "mismatch or unexpected answer; 2 if the KMS is not running or the demo " +
             "credentials (var/demo/, made by bin/kms up) or TLS files (var/tls/) are " +
-            "missing."})
+            "missing.",
+            "The demo tools run with the client SDK and the reference mailbox on their class " +
+            "path (lib/demo/ of the distribution), which the server's never has."})
 final class DemoCommand implements Callable<Integer> {
   static final String ALICE = "sip:alice@ims.example.com";
   static final String BOB = "sip:bob@ims.example.com";

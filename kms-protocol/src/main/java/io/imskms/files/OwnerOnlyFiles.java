@@ -1,4 +1,4 @@
-package io.imskms.client;
+package io.imskms.files;
 
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;

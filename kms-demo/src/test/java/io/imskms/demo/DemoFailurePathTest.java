@@ -1,9 +1,10 @@
-package io.imskms.cli;
+package io.imskms.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.imskms.api.TestKms;
+import io.imskms.cli.ExitCodes;
 import io.imskms.client.CleartextCredentialFile;
 import io.imskms.client.RandomSource;
 import io.imskms.protocol.Role;
@@ -139,7 +140,7 @@ class DemoFailurePathTest {
     mode = m;
     RETRIEVALS.set(0);
     mailboxDir = kms.work.resolve("mailbox-" + name);
-    return CliRun.run(Map.of(), "demo", "--server", "https://localhost:" + front.actualPort(),
+    return CliRun.demo(Map.of(), "--server", "https://localhost:" + front.actualPort(),
         "--tls-dir", tls.toString(), "--credentials", credentials.toString(), "--mailbox-dir",
         mailboxDir.toString(), "--media-out", kms.work.resolve("media-" + name).toString(),
         "--seconds", "0.2");

@@ -1,9 +1,11 @@
-package io.imskms.cli;
+package io.imskms.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.imskms.cli.ExitCodes;
+import io.imskms.cli.StopSignal;
 import io.imskms.client.CleartextCredentialFile;
 import io.imskms.hsm.SoftHsmTestToken;
 import io.imskms.protocol.EnrolmentFile;
@@ -26,8 +28,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The operator's path through the CLI, in process, against a real SoftHSM2 token and over real
- * HTTPS on a free port: token init (twice: idempotent), keys list, enroll of the demo principals
- * (and a production enrolment with a device public key), serve, demo, and a clean stop. This is
+ * HTTPS on a free port: token init (twice: idempotent), keys list, development enrolment of the
+ * demo principals (kms demo enroll) and a production enrolment with a device public key (kms
+ * enroll), serve, demo, and a clean stop. This is
  * what {@code bin/kms up} followed by {@code bin/kms demo} does, minus the build and the shell.
  */
 class CliEndToEndTest {
@@ -102,13 +105,13 @@ class CliEndToEndTest {
     for (String[] p : new String[][] {{DemoCommand.ALICE, "ue"}, {DemoCommand.BOB, "ue"},
         {DemoCommand.VM_BOB, "mailbox"}}) {
       Path out = DemoCommand.credentialFile(creds, p[0]);
-      CliRun r = cli("enroll", p[0], "--role", p[1], "--out", out.toString(), "--config",
-          config.toString());
+      CliRun r = CliRun.demo(env, "enroll", p[0], "--role", p[1], "--out", out.toString(),
+          "--config", config.toString());
       assertEquals(ExitCodes.OK, r.exitCode(), r.toString());
       assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(out)));
       assertEquals(p[0], CleartextCredentialFile.read(out).id());
     }
-    CliRun wrongRole = cli("enroll", DemoCommand.VM_BOB, "--role", "ue", "--out",
+    CliRun wrongRole = CliRun.demo(env, "enroll", DemoCommand.VM_BOB, "--role", "ue", "--out",
         work.resolve("x.cred").toString(), "--config", config.toString());
     assertEquals(ExitCodes.FAILURE, wrongRole.exitCode(), wrongRole.toString());
     assertTrue(wrongRole.err().contains("UNKNOWN_PRINCIPAL"), wrongRole.toString());
@@ -143,7 +146,7 @@ class CliEndToEndTest {
       assertTrue(ready.await(60, TimeUnit.SECONDS) || served.isDone(),
           "serve did not get ready");
       assertFalse(served.isDone(), () -> "serve ended early: " + served.join());
-      CliRun demo = cli("demo", "--server", "https://localhost:" + env.get("KMS_HTTP_PORT"),
+      CliRun demo = CliRun.demo(env, "--server", "https://localhost:" + env.get("KMS_HTTP_PORT"),
           "--tls-dir", work.resolve("tls").toString(), "--credentials", creds.toString(),
           "--mailbox-dir", work.resolve("mailbox").toString(), "--media-out",
           work.resolve("media").toString(), "--seconds", "1");

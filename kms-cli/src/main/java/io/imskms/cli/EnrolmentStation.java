@@ -1,0 +1,46 @@
+package io.imskms.cli;
+
+import io.imskms.api.config.ApiConfig;
+import io.imskms.core.LongTermKeys;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.enrolment.EcdhEnrolment;
+import io.imskms.core.keys.KeyRing;
+import io.imskms.hsm.HsmException;
+import io.imskms.hsm.Pkcs11Hsm;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The server side of enrolment (docs/protocol.md §5) as the CLI runs it: the configured mailbox
+ * directory and token, one enrolment request in, the enrolment package (message 0x05) out. Kp
+ * leaves the HSM only wrapped under a key that the device's private key alone can recover.
+ */
+public final class EnrolmentStation {
+  private EnrolmentStation() {}
+
+  /**
+   * Enrols one principal.
+   *
+   * @param requestBytes an encoded enrolment request (message 0x04: role, identity, device key)
+   * @return the enrolment package for the device
+   */
+  public static byte[] enrol(ApiConfig cfg, CliContext ctx, byte[] requestBytes)
+      throws Exception {
+    Path directoryFile = Path.of(cfg.core().directoryFile());
+    if (!Files.isRegularFile(directoryFile)) {
+      throw new CliException(ExitCodes.PREREQUISITE, "mailbox directory not found: "
+          + directoryFile + " (core.directoryFile; bin/kms up writes a sample)");
+    }
+    MailboxDirectory directory = MailboxDirectory.load(directoryFile);
+    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+      EcdhEnrolment enrolment;
+      try {
+        enrolment = new EcdhEnrolment(hsm, LongTermKeys.of(KeyRing.load(hsm)), directory);
+      } catch (HsmException e) {
+        throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot load the long-term keys"
+            + " (run kms token init?): " + e.getMessage(), e);
+      }
+      return enrolment.enrol(requestBytes);
+    }
+  }
+}
