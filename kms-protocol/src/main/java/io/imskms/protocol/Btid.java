@@ -42,11 +42,20 @@ public record Btid(Role role, String id, byte[] rand, long notAfterMs, int credV
     return new Btid(role, id, rand, notAfter, cv, mv, tag);
   }
 
+  /**
+   * The B-TID of its text form. Only the canonical form is accepted: unpadded base64url whose
+   * unused trailing bits are zero, so one B-TID has exactly one text form.
+   */
   public static Btid fromText(String text) throws ProtocolException {
+    byte[] b;
     try {
-      return decode(Base64.getUrlDecoder().decode(text));
-    } catch (IllegalArgumentException e) {
+      b = Base64.getUrlDecoder().decode(text);
+    } catch (IllegalArgumentException | NullPointerException e) {
       throw ProtocolException.malformed("B-TID is not base64url");
     }
+    if (!Base64.getUrlEncoder().withoutPadding().encodeToString(b).equals(text)) {
+      throw ProtocolException.malformed("B-TID text is not canonical unpadded base64url");
+    }
+    return decode(b);
   }
 }
