@@ -39,4 +39,18 @@ final class EcPoints {
     }
     throw new HsmUnavailableException("token returned an unexpected CKA_EC_POINT encoding");
   }
+
+  /**
+   * An Ed25519 CKA_EC_POINT: SoftHSM2 2.6 returns a DER OCTET STRING (04 20 ‖ 32 bytes); PKCS#11
+   * 3.0 tokens may return the 32 raw bytes (RFC 8032 encoding).
+   */
+  static byte[] ed25519Point(byte[] ecPoint) throws HsmException {
+    if (ecPoint != null && ecPoint.length == 34 && ecPoint[0] == 0x04 && ecPoint[1] == 32) {
+      return Arrays.copyOfRange(ecPoint, 2, 34);
+    }
+    if (ecPoint != null && ecPoint.length == 32) {
+      return ecPoint.clone();
+    }
+    throw new HsmUnavailableException("token returned an unexpected Ed25519 CKA_EC_POINT encoding");
+  }
 }

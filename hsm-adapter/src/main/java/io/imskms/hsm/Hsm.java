@@ -39,6 +39,26 @@ public interface Hsm extends AutoCloseable {
   /** Every long-term key of this KMS in the token, with its key check value. */
   List<LongTermKeyInfo> listLongTermKeys() throws HsmException;
 
+  /**
+   * Generates an Ed25519 key pair in the token for signing audit checkpoints
+   * (CKM_EC_EDWARDS_KEY_PAIR_GEN): both halves token objects labelled {@code label}; the private
+   * key sensitive, never extractable, unmodifiable, allowed only CKM_EDDSA and only to sign.
+   * Refuses a label that already exists.
+   *
+   * @return the raw 32-byte public key (RFC 8032 encoding)
+   */
+  byte[] generateEd25519Key(String label) throws HsmException;
+
+  /**
+   * The raw 32-byte public key of the Ed25519 key pair {@code label} (from CKA_EC_POINT);
+   * {@link KeyNotFoundException} if there is none. Refuses a private key that is not sensitive,
+   * was ever extractable, or was not generated in the token.
+   */
+  byte[] ed25519PublicKey(String label) throws HsmException;
+
+  /** Pure Ed25519 (CKM_EDDSA, no pre-hash, no context) of {@code message}: 64 bytes. */
+  byte[] signEd25519(String label, byte[] message) throws HsmException;
+
   /** What the token offers, detected at start-up. */
   HsmCapabilities capabilities();
 

@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import org.xipki.pkcs11.wrapper.AttributeVector;
 import org.xipki.pkcs11.wrapper.Mechanism;
 import org.xipki.pkcs11.wrapper.PKCS11Exception;
+import org.xipki.pkcs11.wrapper.PKCS11KeyPair;
 import org.xipki.pkcs11.wrapper.PKCS11Module;
 import org.xipki.pkcs11.wrapper.Session;
 import org.xipki.pkcs11.wrapper.Slot;
@@ -45,7 +46,7 @@ public final class Pkcs11Hsm implements Hsm {
   private static final String VERSION_SEP = "#v";
   static final byte[] KCV_CONTEXT = "imskms-kcv-v1".getBytes(StandardCharsets.US_ASCII);
   private static final KeySpec KCV_KEY = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN);
-  private static final long[] REQUIRED_MECHANISMS = {
+  static final long[] REQUIRED_MECHANISMS = {
     CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_KEY_WRAP,
     CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM, CKM_SHA256_HMAC, CKM_AES_CMAC
   };
@@ -728,6 +729,115 @@ public final class Pkcs11Hsm implements Hsm {
     }
     infos.sort((a, b) -> id(a.label(), a.version()).compareTo(id(b.label(), b.version())));
     return infos;
+  }
+
+  // ---------------------------------------------------------------- Ed25519 (audit checkpoints)
+
+  private static void checkEd25519Label(String label) throws HsmPolicyException {
+    if (label == null || !LABEL.matcher(label).matches()) {
+      throw new HsmPolicyException("key label must match " + LABEL.pattern());
+    }
+  }
+
+  /** The private (CKO_PRIVATE_KEY) or public half of Ed25519 key pair {@code label}; -1 if none. */
+  private static long findEdwards(Generation g, long objectClass, String label)
+      throws PKCS11Exception, HsmException {
+    long[] found = g.admin.findObjectsSingle(new AttributeVector().class_(objectClass)
+        .keyType(CKK_EC_EDWARDS).token(true).label(label), 2);
+    if (found.length > 1) {
+      throw new HsmMisconfigurationException("two Ed25519 keys labelled " + label);
+    }
+    return found.length == 0 ? -1 : found[0];
+  }
+
+  private <T> T edwards(String what, String label, GenerationTask<T> task) throws HsmException {
+    checkEd25519Label(label);
+    return withReadGate(g -> {
+      synchronized (g.adminLock) {
+        try {
+          return task.run(g);
+        } catch (HsmException e) {
+          throw e;
+        } catch (RuntimeException e) {
+          if (e.getCause() instanceof PKCS11Exception pe) {
+            HsmException he = Ckr.translate(Ckr.Op.SIGN, what + " " + label, pe);
+            if (he.isRetryable()) {
+              markBroken(g, he);
+            }
+            throw he;
+          }
+          throw e;
+        }
+      }
+    });
+  }
+
+  @FunctionalInterface
+  private interface P11<T> {
+    T call() throws PKCS11Exception, HsmException;
+  }
+
+  private <T> T p11(Generation g, Ckr.Op op, String what, P11<T> call) throws HsmException {
+    try {
+      return call.call();
+    } catch (PKCS11Exception e) {
+      HsmException he = Ckr.translate(op, what, e);
+      if (he.isRetryable()) {
+        markBroken(g, he);
+      }
+      throw he;
+    }
+  }
+
+  @Override
+  public byte[] generateEd25519Key(String label) throws HsmException {
+    return edwards("generate Ed25519", label, g -> p11(g, Ckr.Op.GENERATE, label, () -> {
+      if (findEdwards(g, CKO_PRIVATE_KEY, label) >= 0 || findEdwards(g, CKO_PUBLIC_KEY, label) >= 0) {
+        throw new HsmPolicyException("Ed25519 key " + label + " already exists");
+      }
+      PKCS11KeyPair kp = g.admin.generateKeyPair(new Mechanism(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+          Templates.ed25519SigningKeyPair(label));
+      LOG.info("generated Ed25519 key pair {} in the token", label);
+      return EcPoints.ed25519Point(g.admin.getAttrValues(kp.getPublicKey(), CKA_EC_POINT)
+          .ecPoint());
+    }));
+  }
+
+  @Override
+  public byte[] ed25519PublicKey(String label) throws HsmException {
+    return edwards("read Ed25519", label, g -> p11(g, Ckr.Op.FIND, label, () -> {
+      long priv = findEdwards(g, CKO_PRIVATE_KEY, label);
+      long pub = findEdwards(g, CKO_PUBLIC_KEY, label);
+      if (priv < 0 || pub < 0) {
+        throw new KeyNotFoundException("no Ed25519 key pair " + label + " in token '"
+            + cfg.tokenLabel() + "'");
+      }
+      AttributeVector a = g.admin.getAttrValues(priv, CKA_SENSITIVE, CKA_EXTRACTABLE,
+          CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL);
+      if (!Boolean.TRUE.equals(a.sensitive()) || !Boolean.FALSE.equals(a.extractable())
+          || !Boolean.TRUE.equals(a.alwaysSensitive())
+          || !Boolean.TRUE.equals(a.neverExtractable()) || !Boolean.TRUE.equals(a.local())) {
+        throw new HsmPolicyException("Ed25519 key " + label + " was not generated in the token as"
+            + " always sensitive and never extractable; refusing to use it");
+      }
+      return EcPoints.ed25519Point(g.admin.getAttrValues(pub, CKA_EC_POINT).ecPoint());
+    }));
+  }
+
+  @Override
+  public byte[] signEd25519(String label, byte[] message) throws HsmException {
+    if (message == null || message.length == 0) {
+      throw new HsmPolicyException("nothing to sign");
+    }
+    byte[] msg = message.clone();
+    return edwards("sign Ed25519", label, g -> p11(g, Ckr.Op.SIGN, label, () -> {
+      long priv = findEdwards(g, CKO_PRIVATE_KEY, label);
+      if (priv < 0) {
+        throw new KeyNotFoundException("no Ed25519 key " + label + " in token '"
+            + cfg.tokenLabel() + "'");
+      }
+      return g.admin.signSingle(new Mechanism(CKM_EDDSA), priv, msg);
+    }));
   }
 
   @Override

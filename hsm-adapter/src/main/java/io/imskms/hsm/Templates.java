@@ -106,6 +106,23 @@ final class Templates {
     return t;
   }
 
+  /** DER of the Ed25519 OID 1.3.101.112 (RFC 8410), for CKA_EC_PARAMS. */
+  static final byte[] ED25519_PARAMS = {0x06, 0x03, 0x2B, 0x65, 0x70};
+
+  /**
+   * The audit log's Ed25519 signing key pair: token objects; the private half sensitive, never
+   * extractable, unmodifiable, sign-only and restricted to CKM_EDDSA.
+   */
+  static KeyPairTemplate ed25519SigningKeyPair(String label) {
+    KeyPairTemplate t = new KeyPairTemplate(CKK_EC_EDWARDS);
+    t.publicKey().token(true).label(label).ecParams(ED25519_PARAMS).verify(true).encrypt(false)
+        .wrap(false).derive(false).modifiable(false);
+    t.privateKey().token(true).label(label).private_(true).sensitive(true).extractable(false)
+        .sign(true).decrypt(false).unwrap(false).derive(false).modifiable(false)
+        .allowedMechanisms(new long[] {CKM_EDDSA});
+    return t;
+  }
+
   /** A test key imported in the clear as a session object (conformance self-test only). */
   static AttributeVector importedSessionKey(long keyType, byte[] value, KeySpec spec) {
     AttributeVector t = AttributeVector.newSecretKey(keyType).token(false).value(value);

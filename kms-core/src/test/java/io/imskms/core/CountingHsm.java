@@ -171,6 +171,21 @@ final class CountingHsm implements Hsm {
   }
 
   @Override
+  public byte[] generateEd25519Key(String label) throws HsmException {
+    return delegate.generateEd25519Key(label);
+  }
+
+  @Override
+  public byte[] ed25519PublicKey(String label) throws HsmException {
+    return delegate.ed25519PublicKey(label);
+  }
+
+  @Override
+  public byte[] signEd25519(String label, byte[] message) throws HsmException {
+    return delegate.signEd25519(label, message);
+  }
+
+  @Override
   public HsmCapabilities capabilities() {
     return delegate.capabilities();
   }
