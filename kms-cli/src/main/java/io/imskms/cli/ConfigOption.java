@@ -23,14 +23,7 @@ public final class ConfigOption {
 
   /** The configuration: defaults, the file, then the {@code KMS_*} variables of {@code env}. */
   public ApiConfig load(CliContext ctx) throws CliException {
-    Path f = file;
-    String fromEnv = ctx.env().get(CONFIG_ENV);
-    if (f == null && fromEnv != null && !fromEnv.isBlank()) {
-      f = Path.of(fromEnv);
-    }
-    if (f == null && Files.isRegularFile(DEFAULT_FILE)) {
-      f = DEFAULT_FILE;
-    }
+    Path f = resolve(ctx);
     if (f != null && !Files.isRegularFile(f)) {
       throw new CliException(ExitCodes.PREREQUISITE, "configuration file not found: " + f);
     }
@@ -39,5 +32,23 @@ public final class ConfigOption {
     } catch (ConfigException e) {
       throw new CliException(ExitCodes.PREREQUISITE, e.getMessage());
     }
+  }
+
+  /** Which file {@link #load} reads, for messages. */
+  public String describe(CliContext ctx) {
+    Path f = resolve(ctx);
+    return f == null ? "built-in defaults and KMS_* variables" : f + " and KMS_* variables";
+  }
+
+  private Path resolve(CliContext ctx) {
+    Path f = file;
+    String fromEnv = ctx.env().get(CONFIG_ENV);
+    if (f == null && fromEnv != null && !fromEnv.isBlank()) {
+      f = Path.of(fromEnv);
+    }
+    if (f == null && Files.isRegularFile(DEFAULT_FILE)) {
+      f = DEFAULT_FILE;
+    }
+    return f;
   }
 }

@@ -22,8 +22,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "kms", mixinStandardHelpOptions = true,
     description = "Operate the IMS media-security KMS (TR 33.828 §7.4.3.3, deferred delivery).",
-    subcommands = {ServeCommand.class, TokenCommand.class, KeysCommand.class,
-        EnrollCommand.class, SelftestCommand.class})
+    subcommands = {ServeCommand.class, ConfigCommand.class, TokenCommand.class, KeysCommand.class,
+        EnrollCommand.class, TlsCommand.class, SelftestCommand.class})
 public final class KmsCli implements Callable<Integer> {
   static final String VERSION = "kms 0.1.0-SNAPSHOT";
 
@@ -65,7 +65,10 @@ public final class KmsCli implements Callable<Integer> {
       @Override
       public <K> K create(Class<K> cls) throws Exception {
         try {
-          return cls.getDeclaredConstructor(CliContext.class).newInstance(ctx);
+          java.lang.reflect.Constructor<K> c = cls.getDeclaredConstructor(CliContext.class);
+          // Commands keep package-private constructors, also in the demo tools' package.
+          c.setAccessible(true);
+          return c.newInstance(ctx);
         } catch (NoSuchMethodException e) {
           return CommandLine.defaultFactory().create(cls);
         }

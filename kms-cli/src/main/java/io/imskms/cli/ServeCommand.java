@@ -14,7 +14,8 @@ import picocli.CommandLine.Mixin;
             "then stop cleanly: close Vert.x (no new requests, in-flight ones end), then " +
             "log out of the HSM. Logs are JSON lines on standard output (docs/api.md, " +
             "\"Logging\"). In dev mode (dev.enabled) the self-signed TLS material is " +
-            "created under dev.tlsDir."})
+            "created under dev.tlsDir. Before starting, it runs the checks of kms config " +
+            "check and refuses to start (exit 2 or 3) if one fails."})
 final class ServeCommand implements Callable<Integer> {
   private final CliContext ctx;
 
@@ -28,8 +29,15 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ApiConfig cfg = config.load(ctx);
-    HsmAccess.checkPrerequisites(cfg, ctx);
-    java.util.Arrays.fill(HsmAccess.userPin(cfg, ctx), '\0');
+    // The checks of `kms config check`: a server that would fail later refuses to start now.
+    java.util.List<ConfigChecks.Result> checks = ConfigChecks.run(cfg, ctx);
+    if (checks.stream().anyMatch(r -> !r.ok())) {
+      checks.stream().filter(r -> !r.ok()).forEach(r -> ctx.progress(r.line()));
+      throw new CliException(ConfigChecks.exitCode(checks), "not starting: "
+          + checks.stream().filter(r -> !r.ok()).count() + " configuration check(s) failed"
+          + " (kms config check shows them all)");
+    }
+    ctx.progress("configuration checks passed (" + checks.size() + ")");
     KmsApplication app;
     try {
       app = KmsApplication.start(cfg, ctx.env());

@@ -1,0 +1,380 @@
+package io.imskms.cli;
+
+import io.imskms.api.config.ApiConfig;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.keys.KeyManifest;
+import io.imskms.hsm.HsmException;
+import io.imskms.hsm.LongTermKeyInfo;
+import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.hsm.TokenProbe;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.Provider;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.Security;
+import java.security.Signature;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+
+/**
+ * The checks of {@code kms config check}, also run by {@code kms serve} before it starts: each
+ * gives one line, pass or fail, and for a failure what to do. A failed check carries the CLI exit
+ * code it stands for (2 prerequisite or configuration, 3 HSM unavailable, 1 otherwise). The PIN
+ * is read but never shown.
+ */
+public final class ConfigChecks {
+  /**
+   * One check's outcome.
+   *
+   * @param name what was checked
+   * @param ok passed
+   * @param detail what was found, or what to do
+   * @param exitCode the exit code a failure stands for
+   */
+  public record Result(String name, boolean ok, String detail, int exitCode) {
+    /** The line {@code kms config check} prints. */
+    public String line() {
+      return (ok ? "PASS  " : "FAIL  ") + name + (detail.isEmpty() ? "" : ": " + detail);
+    }
+  }
+
+  private final ApiConfig cfg;
+  private final CliContext ctx;
+  private final List<Result> results = new ArrayList<>();
+
+  private ConfigChecks(ApiConfig cfg, CliContext ctx) {
+    this.cfg = cfg;
+    this.ctx = ctx;
+  }
+
+  /** Runs every check that can run (a failed HSM step skips the steps that need it). */
+  public static List<Result> run(ApiConfig cfg, CliContext ctx) {
+    ConfigChecks c = new ConfigChecks(cfg, ctx);
+    c.all();
+    return List.copyOf(c.results);
+  }
+
+  /** The exit code of a run: 0, or that of the first failure. */
+  public static int exitCode(List<Result> results) {
+    return results.stream().filter(r -> !r.ok()).mapToInt(Result::exitCode).findFirst()
+        .orElse(ExitCodes.OK);
+  }
+
+  private void pass(String name, String detail) {
+    results.add(new Result(name, true, detail, ExitCodes.OK));
+  }
+
+  private void fail(String name, String detail, int code) {
+    results.add(new Result(name, false, detail, code));
+  }
+
+  private void all() {
+    char[] pin = null;
+    try {
+      HsmAccess.checkPrerequisites(cfg, ctx);
+      pass("PKCS#11 library present", cfg.hsm().module());
+    } catch (CliException e) {
+      fail("PKCS#11 library present", e.getMessage(), e.exitCode());
+    }
+    try {
+      pin = HsmAccess.userPin(cfg, ctx);
+      pass("user PIN available", ctx.env().containsKey("KMS_HSM_PIN") ? "from KMS_HSM_PIN"
+          : "from " + cfg.hsm().pinFile());
+    } catch (CliException e) {
+      fail("user PIN available", e.getMessage(), e.exitCode());
+    }
+    boolean hsmOk = false;
+    if (pin != null && results.stream().allMatch(Result::ok)) {
+      List<TokenProbe.Step> steps = TokenProbe.run(Path.of(cfg.hsm().module()),
+          cfg.hsm().tokenLabel(), pin);
+      for (TokenProbe.Step s : steps) {
+        if (s.ok()) {
+          pass(s.name(), s.detail());
+        } else {
+          fail(s.name(), s.detail(), s.name().startsWith("PKCS#11 library")
+              ? ExitCodes.PREREQUISITE : ExitCodes.HSM_UNAVAILABLE);
+        }
+      }
+      hsmOk = steps.stream().allMatch(TokenProbe.Step::ok) && steps.size() == 4;
+    }
+    if (hsmOk) {
+      keys();
+    }
+    directory();
+    tls(pin);
+    listenAddress();
+    writablePaths();
+    if (pin != null) {
+      Arrays.fill(pin, '\0');
+    }
+  }
+
+  private void keys() {
+    String name = "long-term keys match the key manifest";
+    String manifest = cfg.core().keyManifest();
+    boolean exists = !manifest.isBlank() && Files.isRegularFile(Path.of(manifest));
+    if (!exists) {
+      if (cfg.dev().enabled() || cfg.core().provisionKeys()) {
+        pass(name, "no manifest yet (" + (manifest.isBlank() ? "core.keyManifest unset"
+            : manifest) + "); core.provisionKeys/dev mode generates the keys at the first start");
+      } else {
+        fail(name, "key manifest " + (manifest.isBlank() ? "(core.keyManifest unset)" : manifest)
+            + " not found: the server refuses to start without it outside dev mode; run kms"
+            + " token init at the key ceremony", ExitCodes.PREREQUISITE);
+      }
+      return;
+    }
+    Map<String, String> expected;
+    try {
+      expected = new TreeMap<>(KeyManifest.read(Path.of(manifest)).expectedKcvs());
+    } catch (IOException | RuntimeException e) {
+      fail(name, "cannot read " + manifest + ": " + e.getMessage(), ExitCodes.FAILURE);
+      return;
+    }
+    // Opening with the manifest's KCVs finds every key, refuses any that is not always
+    // sensitive, never extractable and generated in the token, and compares every KCV.
+    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+      List<LongTermKeyInfo> keys = hsm.listLongTermKeys();
+      pass(name, expected.size() + " keys present, KCVs as recorded in " + manifest
+          + ", each sensitive and never extractable (" + keys.size() + " long-term keys in the"
+          + " token)");
+    } catch (CliException e) {
+      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+    } catch (HsmException e) {
+      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+    }
+  }
+
+  private void directory() {
+    String name = "mailbox directory";
+    Path f = Path.of(cfg.core().directoryFile());
+    try {
+      MailboxDirectory.load(f);
+      pass(name, f.toString());
+    } catch (Exception e) {
+      fail(name, f + ": " + e.getMessage() + " (format: docs/configuration.md)",
+          ExitCodes.PREREQUISITE);
+    }
+  }
+
+  private void tls(char[] pin) {
+    String name = "TLS material";
+    if (cfg.dev().enabled()) {
+      Path dir = Path.of(cfg.dev().tlsDir());
+      if (Files.isDirectory(dir) || writableParent(dir)) {
+        pass(name, "dev mode: self-signed material in " + dir + " (made at the first start)");
+      } else {
+        fail(name, "dev.tlsDir " + dir + " cannot be created", ExitCodes.PREREQUISITE);
+      }
+      return;
+    }
+    ApiConfig.Tls t = cfg.tls();
+    try {
+      List<X509Certificate> cas = readCerts(t.clientCaFile(), "tls.clientCaFile");
+      X509Certificate[] chain;
+      String keyWhere;
+      if (t.keyStore().isPkcs11()) {
+        if (cfg.hsm().recycleAfterObjects() > 0) {
+          throw new CheckFailure("tls.keyStore.type pkcs11 needs hsm.recycleAfterObjects: 0");
+        }
+        if (pin == null) {
+          throw new CheckFailure("the PKCS#11 key store needs the user PIN");
+        }
+        chain = tokenKey(t.keyStore(), pin);
+        keyWhere = "key '" + t.keyStore().alias() + "' in the token";
+      } else {
+        List<X509Certificate> certs = readCerts(t.certFile(), "tls.certFile");
+        PrivateKey key = readKey(t.keyFile());
+        proveMatch(key, null, certs.get(0).getPublicKey(), "tls.keyFile and tls.certFile");
+        chain = certs.toArray(X509Certificate[]::new);
+        keyWhere = "key " + t.keyFile();
+      }
+      X509Certificate leaf = chain[0];
+      Date now = new Date();
+      if (now.after(leaf.getNotAfter()) || now.before(leaf.getNotBefore())) {
+        throw new CheckFailure("the server certificate is valid only from "
+            + leaf.getNotBefore() + " to " + leaf.getNotAfter());
+      }
+      pass(name, "server certificate '" + leaf.getSubjectX500Principal().getName()
+          + "' valid until " + leaf.getNotAfter().toInstant() + ", matching the " + keyWhere
+          + "; " + cas.size() + " mailbox client CA certificate(s)");
+    } catch (CheckFailure e) {
+      fail(name, e.getMessage(), ExitCodes.PREREQUISITE);
+    }
+  }
+
+  private X509Certificate[] tokenKey(ApiConfig.KeyStore ks, char[] pin) throws CheckFailure {
+    if (ks.pkcs11Config().isBlank() || !Files.isReadable(Path.of(ks.pkcs11Config()))) {
+      throw new CheckFailure("tls.keyStore.pkcs11Config (" + ks.pkcs11Config() + ") is not a"
+          + " readable SunPKCS11 configuration file");
+    }
+    try {
+      Provider p = Security.getProvider("SunPKCS11").configure(ks.pkcs11Config());
+      KeyStore store = KeyStore.getInstance("PKCS11", p);
+      store.load(null, pin);
+      String alias = ks.alias();
+      if (alias.isEmpty() || !store.isKeyEntry(alias)) {
+        throw new CheckFailure("the token has no TLS key entry '" + alias + "' (kms tls keygen,"
+            + " kms tls csr, kms tls import-cert)");
+      }
+      Certificate[] chain = store.getCertificateChain(alias);
+      if (chain == null || chain.length == 0) {
+        throw new CheckFailure("the TLS key '" + alias + "' has no certificate chain");
+      }
+      X509Certificate[] out = Arrays.stream(chain).map(c -> (X509Certificate) c)
+          .toArray(X509Certificate[]::new);
+      proveMatch((PrivateKey) store.getKey(alias, null), p, out[0].getPublicKey(),
+          "the token's TLS key and its certificate");
+      return out;
+    } catch (CheckFailure e) {
+      throw e;
+    } catch (Exception e) {
+      throw new CheckFailure("cannot open the PKCS#11 TLS key store " + ks.pkcs11Config() + " ("
+          + e.getClass().getSimpleName() + ")");
+    }
+  }
+
+  /** Signs random bytes with the key and verifies them with the certificate's public key. */
+  private static void proveMatch(PrivateKey key, Provider p, PublicKey pub, String what)
+      throws CheckFailure {
+    String alg = switch (pub.getAlgorithm()) {
+      case "EC" -> "SHA256withECDSA";
+      case "RSA" -> "SHA256withRSA";
+      default -> throw new CheckFailure(what + ": unsupported key algorithm "
+          + pub.getAlgorithm());
+    };
+    try {
+      byte[] data = new byte[32];
+      new SecureRandom().nextBytes(data);
+      Signature s = p == null ? Signature.getInstance(alg) : Signature.getInstance(alg, p);
+      s.initSign(key);
+      s.update(data);
+      byte[] sig = s.sign();
+      Signature v = Signature.getInstance(alg);
+      v.initVerify(pub);
+      v.update(data);
+      if (!v.verify(sig)) {
+        throw new CheckFailure(what + " do not belong together");
+      }
+    } catch (CheckFailure e) {
+      throw e;
+    } catch (Exception e) {
+      throw new CheckFailure(what + ": cannot use the key (" + e.getClass().getSimpleName()
+          + ")");
+    }
+  }
+
+  private static List<X509Certificate> readCerts(String file, String key) throws CheckFailure {
+    if (file == null || file.isBlank() || !Files.isReadable(Path.of(file))) {
+      throw new CheckFailure(key + " (" + file + ") is not a readable file");
+    }
+    try (InputStream in = Files.newInputStream(Path.of(file))) {
+      Collection<? extends Certificate> certs =
+          CertificateFactory.getInstance("X.509").generateCertificates(in);
+      if (certs.isEmpty()) {
+        throw new CheckFailure(key + " (" + file + ") holds no certificate");
+      }
+      return certs.stream().map(c -> (X509Certificate) c).toList();
+    } catch (CheckFailure e) {
+      throw e;
+    } catch (Exception e) {
+      throw new CheckFailure(key + " (" + file + ") is not a PEM certificate file");
+    }
+  }
+
+  private static PrivateKey readKey(String file) throws CheckFailure {
+    if (file == null || file.isBlank() || !Files.isReadable(Path.of(file))) {
+      throw new CheckFailure("tls.keyFile (" + file + ") is not a readable file");
+    }
+    try (Reader r = Files.newBufferedReader(Path.of(file)); PEMParser parser = new PEMParser(r)) {
+      Object o = parser.readObject();
+      if (!(o instanceof PrivateKeyInfo info)) {
+        throw new CheckFailure("tls.keyFile (" + file + ") is not a PEM PKCS#8 private key");
+      }
+      return new JcaPEMKeyConverter().getPrivateKey(info);
+    } catch (CheckFailure e) {
+      throw e;
+    } catch (Exception e) {
+      throw new CheckFailure("tls.keyFile (" + file + ") cannot be read as a private key");
+    }
+  }
+
+  private void listenAddress() {
+    String name = "listen address free";
+    String where = cfg.http().host() + ":" + cfg.http().port();
+    if (cfg.http().port() == 0) {
+      pass(name, "port 0: any free port");
+      return;
+    }
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress(cfg.http().host(), cfg.http().port()));
+      pass(name, where);
+    } catch (IOException e) {
+      fail(name, where + " cannot be bound (" + e.getMessage() + "): another process (a"
+          + " running KMS?) holds it, or http.host is not an address of this host",
+          ExitCodes.FAILURE);
+    }
+  }
+
+  private void writablePaths() {
+    List<String> bad = new ArrayList<>();
+    List<String> ok = new ArrayList<>();
+    String manifest = cfg.core().keyManifest();
+    if (!manifest.isBlank()) {
+      writableFolder(Path.of(manifest).toAbsolutePath().getParent(), "core.keyManifest folder",
+          ok, bad);
+    }
+    if (cfg.dev().enabled()) {
+      writableFolder(Path.of(cfg.dev().tlsDir()).toAbsolutePath(), "dev.tlsDir", ok, bad);
+    }
+    if (bad.isEmpty()) {
+      pass("writable paths", ok.isEmpty() ? "none configured" : String.join(", ", ok));
+    } else {
+      fail("writable paths", "not writable by this user: " + String.join(", ", bad)
+          + " (as the service user: chown/chmod, or systemd ReadWritePaths)",
+          ExitCodes.PREREQUISITE);
+    }
+  }
+
+  private static void writableFolder(Path dir, String what, List<String> ok, List<String> bad) {
+    boolean writable = Files.isDirectory(dir) ? Files.isWritable(dir) : writableParent(dir);
+    (writable ? ok : bad).add(what + " " + dir);
+  }
+
+  /** Whether {@code p} could be created: its nearest existing ancestor is a writable folder. */
+  private static boolean writableParent(Path p) {
+    for (Path a = p.toAbsolutePath().getParent(); a != null; a = a.getParent()) {
+      if (Files.exists(a)) {
+        return Files.isDirectory(a) && Files.isWritable(a);
+      }
+    }
+    return false;
+  }
+
+  /** A check's failure with the operator's message. */
+  private static final class CheckFailure extends Exception {
+    CheckFailure(String message) {
+      super(message, null, false, false);
+    }
+  }
+}

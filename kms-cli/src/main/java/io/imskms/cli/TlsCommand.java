@@ -1,0 +1,245 @@
+package io.imskms.cli;
+
+import io.imskms.api.config.ApiConfig;
+import java.io.InputStream;
+import java.io.StringWriter;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.Provider;
+import java.security.Security;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Date;
+import java.util.concurrent.Callable;
+import javax.security.auth.x500.X500Principal;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kms tls ...}: the server's TLS key pair inside the token, through the SunPKCS11 key store
+ * that {@code tls.keyStore.pkcs11Config} names (the same one the server uses). The private key is
+ * generated in the token and never leaves it; the operator gets a CSR, has it signed by the
+ * carrier's CA and imports the chain.
+ */
+@Command(name = "tls", mixinStandardHelpOptions = true,
+    description = "The server's TLS key in the token (tls.keyStore.type: pkcs11).",
+    subcommands = {TlsCommand.Keygen.class, TlsCommand.Csr.class, TlsCommand.ImportCert.class})
+final class TlsCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(),
+        "name a subcommand: keygen, csr, import-cert");
+  }
+
+  /** The configured SunPKCS11 key store, logged in with the user PIN. */
+  private static KeyStore tokenStore(ApiConfig cfg, CliContext ctx, Provider[] provider)
+      throws Exception {
+    String pkcs11Config = cfg.tls().keyStore().pkcs11Config();
+    if (pkcs11Config.isBlank() || !Files.isReadable(Path.of(pkcs11Config))) {
+      throw new CliException(ExitCodes.PREREQUISITE, "tls.keyStore.pkcs11Config ("
+          + pkcs11Config + ") must name a readable SunPKCS11 configuration file"
+          + " (docs/operations.md)");
+    }
+    HsmAccess.checkPrerequisites(cfg, ctx);
+    char[] pin = HsmAccess.userPin(cfg, ctx);
+    try {
+      Provider p = Security.getProvider("SunPKCS11").configure(pkcs11Config);
+      KeyStore ks = KeyStore.getInstance("PKCS11", p);
+      ks.load(null, pin);
+      provider[0] = p;
+      return ks;
+    } catch (Exception e) {
+      throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot open the token's key store"
+          + " through " + pkcs11Config + " (" + e.getClass().getSimpleName() + ")", e);
+    } finally {
+      Arrays.fill(pin, '\0');
+    }
+  }
+
+  private static String alias(ApiConfig cfg, String given) throws CliException {
+    String a = given != null ? given : cfg.tls().keyStore().alias();
+    if (a == null || a.isBlank()) {
+      throw new CliException(ExitCodes.USAGE, "name the key: --alias or tls.keyStore.alias");
+    }
+    return a;
+  }
+
+  private static PrivateKey key(KeyStore ks, String alias) throws Exception {
+    if (!ks.isKeyEntry(alias)) {
+      throw new CliException(ExitCodes.FAILURE, "the token has no key '" + alias
+          + "' (kms tls keygen)");
+    }
+    return (PrivateKey) ks.getKey(alias, null);
+  }
+
+  /** {@code kms tls keygen}. */
+  @Command(name = "keygen", mixinStandardHelpOptions = true,
+      description = "Generate an ECDSA P-256 key pair inside the token under --alias (its " +
+          "CKA_LABEL), with a self-signed placeholder certificate until import-cert. The " +
+          "SunPKCS11 configuration should make generated private keys sensitive and " +
+          "non-extractable (attributes lines: docs/operations.md).")
+  static final class Keygen implements Callable<Integer> {
+    private final CliContext ctx;
+
+    @Mixin
+    ConfigOption config;
+
+    @Option(names = "--alias", paramLabel = "NAME",
+        description = "the key's label (default: tls.keyStore.alias)")
+    String alias;
+
+    @Option(names = "--subject", required = true, paramLabel = "DN",
+        description = "subject of the CSR and placeholder certificate, e.g. CN=kms.example.com")
+    String subject;
+
+    Keygen(CliContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      ApiConfig cfg = config.load(ctx);
+      String a = alias(cfg, alias);
+      X500Principal dn = new X500Principal(subject);
+      Provider[] p = new Provider[1];
+      KeyStore ks = tokenStore(cfg, ctx, p);
+      if (ks.containsAlias(a)) {
+        throw new CliException(ExitCodes.FAILURE, "the token already holds '" + a + "'");
+      }
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC", p[0]);
+      g.initialize(new ECGenParameterSpec("secp256r1"));
+      KeyPair kp = g.generateKeyPair();
+      ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").setProvider(p[0])
+          .build(kp.getPrivate());
+      Instant now = Instant.now();
+      X509Certificate placeholder = new JcaX509CertificateConverter().getCertificate(
+          new JcaX509v3CertificateBuilder(dn, BigInteger.valueOf(now.toEpochMilli()),
+              Date.from(now.minus(Duration.ofMinutes(5))), Date.from(now.plus(Duration.ofDays(1))),
+              dn, kp.getPublic()).build(signer));
+      ks.setKeyEntry(a, kp.getPrivate(), null, new Certificate[] {placeholder});
+      ctx.out().println("generated an ECDSA P-256 key pair in the token as '" + a + "' (self-signed"
+          + " placeholder certificate, valid 1 day); next: kms tls csr --alias " + a);
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  /** {@code kms tls csr}. */
+  @Command(name = "csr", mixinStandardHelpOptions = true,
+      description = "Write a PKCS#10 certificate request (PEM) for the token's TLS key, signed " +
+          "inside the token, for the carrier's CA.")
+  static final class Csr implements Callable<Integer> {
+    private final CliContext ctx;
+
+    @Mixin
+    ConfigOption config;
+
+    @Option(names = "--alias", paramLabel = "NAME",
+        description = "the key's label (default: tls.keyStore.alias)")
+    String alias;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "the CSR")
+    Path out;
+
+    Csr(CliContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      ApiConfig cfg = config.load(ctx);
+      String a = alias(cfg, alias);
+      Provider[] p = new Provider[1];
+      KeyStore ks = tokenStore(cfg, ctx, p);
+      PrivateKey key = key(ks, a);
+      X509Certificate cert = (X509Certificate) ks.getCertificate(a);
+      var csr = new JcaPKCS10CertificationRequestBuilder(cert.getSubjectX500Principal(),
+          cert.getPublicKey()).build(new JcaContentSignerBuilder("SHA256withECDSA")
+              .setProvider(p[0]).build(key));
+      StringWriter pem = new StringWriter();
+      try (JcaPEMWriter w = new JcaPEMWriter(pem)) {
+        w.writeObject(csr);
+      }
+      Files.writeString(out, pem.toString(), StandardCharsets.US_ASCII);
+      ctx.out().println("certificate request for '" + cert.getSubjectX500Principal().getName()
+          + "' written to " + out + "; have it signed, then: kms tls import-cert --alias " + a
+          + " --chain FILE");
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  /** {@code kms tls import-cert}. */
+  @Command(name = "import-cert", mixinStandardHelpOptions = true,
+      description = "Store the signed certificate chain (PEM, server certificate first) with " +
+          "the token's TLS key; refused unless the first certificate is for that key.")
+  static final class ImportCert implements Callable<Integer> {
+    private final CliContext ctx;
+
+    @Mixin
+    ConfigOption config;
+
+    @Option(names = "--alias", paramLabel = "NAME",
+        description = "the key's label (default: tls.keyStore.alias)")
+    String alias;
+
+    @Option(names = "--chain", required = true, paramLabel = "FILE",
+        description = "PEM certificates: the server's first, then its CAs")
+    Path chainFile;
+
+    ImportCert(CliContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      ApiConfig cfg = config.load(ctx);
+      String a = alias(cfg, alias);
+      Certificate[] chain;
+      try (InputStream in = Files.newInputStream(chainFile)) {
+        chain = CertificateFactory.getInstance("X.509").generateCertificates(in)
+            .toArray(Certificate[]::new);
+      }
+      if (chain.length == 0) {
+        throw new CliException(ExitCodes.FAILURE, chainFile + " holds no certificate");
+      }
+      Provider[] p = new Provider[1];
+      KeyStore ks = tokenStore(cfg, ctx, p);
+      PrivateKey key = key(ks, a);
+      if (!ks.getCertificate(a).getPublicKey().equals(chain[0].getPublicKey())) {
+        throw new CliException(ExitCodes.FAILURE, "the first certificate of " + chainFile
+            + " is not for the token's key '" + a + "'");
+      }
+      ks.setKeyEntry(a, key, null, chain);
+      ctx.out().println("stored a chain of " + chain.length + " certificate(s) with '" + a
+          + "' (" + ((X509Certificate) chain[0]).getSubjectX500Principal().getName()
+          + ", valid until " + ((X509Certificate) chain[0]).getNotAfter().toInstant() + ")");
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+  }
+}
