@@ -41,6 +41,36 @@ public final class TokenProbe {
     return Arrays.stream(Pkcs11Hsm.REQUIRED_MECHANISMS).mapToObj(m -> ckmCodeToName(m)).toList();
   }
 
+  /**
+   * The PKCS#11 slot id of the token labelled {@code tokenLabel}, for configurations that name
+   * slots (SunPKCS11 has no token-label option): the KMS chooses tokens by label everywhere and
+   * turns the label into a slot id at start-up, since slot ids may change between restarts.
+   *
+   * @throws HsmException if the library cannot be loaded or no token has that label
+   */
+  public static long slotIdOf(Path library, String tokenLabel) throws HsmException {
+    PKCS11Module module = Pkcs11Modules.get(library);
+    try {
+      try {
+        module.initialize();
+      } catch (PKCS11Exception e) {
+        if (e.getErrorCode() != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+          throw e;
+        }
+      }
+      for (Slot slot : module.getSlotList(true)) {
+        if (slot.getToken().getTokenInfo().getLabel().trim().equals(tokenLabel)) {
+          return slot.getSlotID();
+        }
+      }
+    } catch (TokenException e) {
+      throw new HsmUnavailableException("cannot list the slots of " + library + ": "
+          + e.getMessage());
+    }
+    throw new HsmMisconfigurationException("no token labelled '" + tokenLabel + "' in "
+        + library);
+  }
+
   /** Runs the steps in order and returns them, stopping after the first failure. */
   public static List<Step> run(Path library, String tokenLabel, char[] userPin) {
     Objects.requireNonNull(library, "library");

@@ -1,6 +1,8 @@
 package io.imskms.cli;
 
 import io.imskms.api.config.ApiConfig;
+import io.imskms.api.config.ConfigException;
+import io.imskms.api.tls.TokenKeyStore;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyManifest;
 import io.imskms.hsm.HsmException;
@@ -19,7 +21,6 @@ import java.security.PrivateKey;
 import java.security.Provider;
 import java.security.PublicKey;
 import java.security.SecureRandom;
-import java.security.Security;
 import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
@@ -223,14 +224,9 @@ public final class ConfigChecks {
   }
 
   private X509Certificate[] tokenKey(ApiConfig.KeyStore ks, char[] pin) throws CheckFailure {
-    if (ks.pkcs11Config().isBlank() || !Files.isReadable(Path.of(ks.pkcs11Config()))) {
-      throw new CheckFailure("tls.keyStore.pkcs11Config (" + ks.pkcs11Config() + ") is not a"
-          + " readable SunPKCS11 configuration file");
-    }
     try {
-      Provider p = Security.getProvider("SunPKCS11").configure(ks.pkcs11Config());
-      KeyStore store = KeyStore.getInstance("PKCS11", p);
-      store.load(null, pin);
+      TokenKeyStore token = TokenKeyStore.open(cfg, pin);
+      KeyStore store = token.store();
       String alias = ks.alias();
       if (alias.isEmpty() || !store.isKeyEntry(alias)) {
         throw new CheckFailure("the token has no TLS key entry '" + alias + "' (kms tls keygen,"
@@ -242,13 +238,15 @@ public final class ConfigChecks {
       }
       X509Certificate[] out = Arrays.stream(chain).map(c -> (X509Certificate) c)
           .toArray(X509Certificate[]::new);
-      proveMatch((PrivateKey) store.getKey(alias, null), p, out[0].getPublicKey(),
-          "the token's TLS key and its certificate");
+      proveMatch((PrivateKey) store.getKey(alias, null), token.provider(),
+          out[0].getPublicKey(), "the token's TLS key and its certificate");
       return out;
     } catch (CheckFailure e) {
       throw e;
+    } catch (ConfigException e) {
+      throw new CheckFailure(e.getMessage());
     } catch (Exception e) {
-      throw new CheckFailure("cannot open the PKCS#11 TLS key store " + ks.pkcs11Config() + " ("
+      throw new CheckFailure("cannot read the TLS key from the token ("
           + e.getClass().getSimpleName() + ")");
     }
   }

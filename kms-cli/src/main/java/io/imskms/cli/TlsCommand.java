@@ -1,6 +1,8 @@
 package io.imskms.cli;
 
 import io.imskms.api.config.ApiConfig;
+import io.imskms.api.config.ConfigException;
+import io.imskms.api.tls.TokenKeyStore;
 import java.io.InputStream;
 import java.io.StringWriter;
 import java.math.BigInteger;
@@ -12,7 +14,6 @@ import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.Provider;
-import java.security.Security;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -37,8 +38,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kms tls ...}: the server's TLS key pair inside the token, through the SunPKCS11 key store
- * that {@code tls.keyStore.pkcs11Config} names (the same one the server uses). The private key is
+ * {@code kms tls ...}: the server's TLS key pair inside the token, through the same SunPKCS11 key
+ * store the server uses ({@link TokenKeyStore}: the token chosen by {@code hsm.tokenLabel}). The private key is
  * generated in the token and never leaves it; the operator gets a CSR, has it signed by the
  * carrier's CA and imports the chain.
  */
@@ -55,26 +56,14 @@ final class TlsCommand implements Callable<Integer> {
         "name a subcommand: keygen, csr, import-cert");
   }
 
-  /** The configured SunPKCS11 key store, logged in with the user PIN. */
-  private static KeyStore tokenStore(ApiConfig cfg, CliContext ctx, Provider[] provider)
-      throws Exception {
-    String pkcs11Config = cfg.tls().keyStore().pkcs11Config();
-    if (pkcs11Config.isBlank() || !Files.isReadable(Path.of(pkcs11Config))) {
-      throw new CliException(ExitCodes.PREREQUISITE, "tls.keyStore.pkcs11Config ("
-          + pkcs11Config + ") must name a readable SunPKCS11 configuration file"
-          + " (docs/operations.md)");
-    }
+  /** The token's SunPKCS11 key store as the server opens it, logged in with the user PIN. */
+  private static TokenKeyStore tokenStore(ApiConfig cfg, CliContext ctx) throws Exception {
     HsmAccess.checkPrerequisites(cfg, ctx);
     char[] pin = HsmAccess.userPin(cfg, ctx);
     try {
-      Provider p = Security.getProvider("SunPKCS11").configure(pkcs11Config);
-      KeyStore ks = KeyStore.getInstance("PKCS11", p);
-      ks.load(null, pin);
-      provider[0] = p;
-      return ks;
-    } catch (Exception e) {
-      throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot open the token's key store"
-          + " through " + pkcs11Config + " (" + e.getClass().getSimpleName() + ")", e);
+      return TokenKeyStore.open(cfg, pin);
+    } catch (ConfigException e) {
+      throw new CliException(ExitCodes.HSM_UNAVAILABLE, e.getMessage(), e);
     } finally {
       Arrays.fill(pin, '\0');
     }
@@ -101,7 +90,8 @@ final class TlsCommand implements Callable<Integer> {
       description = "Generate an ECDSA P-256 key pair inside the token under --alias (its " +
           "CKA_LABEL), with a self-signed placeholder certificate until import-cert. The " +
           "SunPKCS11 configuration should make generated private keys sensitive and " +
-          "non-extractable (attributes lines: docs/operations.md).")
+          "non-extractable (the configuration made from hsm.* does; an operator's own " +
+          "tls.keyStore.pkcs11Config file needs the attributes lines of docs/operations.md).")
   static final class Keygen implements Callable<Integer> {
     private final CliContext ctx;
 
@@ -125,8 +115,9 @@ final class TlsCommand implements Callable<Integer> {
       ApiConfig cfg = config.load(ctx);
       String a = alias(cfg, alias);
       X500Principal dn = new X500Principal(subject);
-      Provider[] p = new Provider[1];
-      KeyStore ks = tokenStore(cfg, ctx, p);
+      TokenKeyStore token = tokenStore(cfg, ctx);
+      KeyStore ks = token.store();
+      Provider[] p = {token.provider()};
       if (ks.containsAlias(a)) {
         throw new CliException(ExitCodes.FAILURE, "the token already holds '" + a + "'");
       }
@@ -173,8 +164,9 @@ final class TlsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
       ApiConfig cfg = config.load(ctx);
       String a = alias(cfg, alias);
-      Provider[] p = new Provider[1];
-      KeyStore ks = tokenStore(cfg, ctx, p);
+      TokenKeyStore token = tokenStore(cfg, ctx);
+      KeyStore ks = token.store();
+      Provider[] p = {token.provider()};
       PrivateKey key = key(ks, a);
       X509Certificate cert = (X509Certificate) ks.getCertificate(a);
       var csr = new JcaPKCS10CertificationRequestBuilder(cert.getSubjectX500Principal(),
@@ -227,8 +219,9 @@ final class TlsCommand implements Callable<Integer> {
       if (chain.length == 0) {
         throw new CliException(ExitCodes.FAILURE, chainFile + " holds no certificate");
       }
-      Provider[] p = new Provider[1];
-      KeyStore ks = tokenStore(cfg, ctx, p);
+      TokenKeyStore token = tokenStore(cfg, ctx);
+      KeyStore ks = token.store();
+      Provider[] p = {token.provider()};
       PrivateKey key = key(ks, a);
       if (!ks.getCertificate(a).getPublicKey().equals(chain[0].getPublicKey())) {
         throw new CliException(ExitCodes.FAILURE, "the first certificate of " + chainFile

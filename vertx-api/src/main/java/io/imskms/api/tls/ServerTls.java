@@ -62,11 +62,12 @@ public final class ServerTls {
             + " a module recycle (C_Finalize) would also close SunPKCS11's sessions"
             + " (docs/architecture.md)");
       }
-      keyCert = pkcs11(tls.keyStore(), pin);
+      keyCert = pkcs11(config, pin);
       LOG.warn("TLS server key served from the PKCS#11 token through SunPKCS11 ({}): if the HSM"
           + " adapter recovers from a token fault, its C_Finalize also ends SunPKCS11's sessions"
           + " and TLS handshakes fail until this process is restarted, unless the TLS key lives"
-          + " in a separate library instance or slot (docs/api.md)", tls.keyStore().pkcs11Config());
+          + " in a separate library instance or slot (docs/api.md)", tls.keyStore().pkcs11Config()
+          .isBlank() ? "token '" + config.hsm().tokenLabel() + "'" : tls.keyStore().pkcs11Config());
     } else if ("pem".equalsIgnoreCase(tls.keyStore().type())) {
       requireReadable(tls.certFile(), "tls.certFile");
       requireReadable(tls.keyFile(), "tls.keyFile");
@@ -89,27 +90,20 @@ public final class ServerTls {
   }
 
   /**
-   * The server key in the token: a SunPKCS11 key store over the configured module, logged in
-   * with the token PIN. The key and its certificate must be on the token (e.g. imported with
-   * keytool -importkeystore or generated there).
+   * The server key in the token: a SunPKCS11 key store over the configured module and token
+   * ({@link TokenKeyStore}), logged in with the token PIN. The key and its certificate must be
+   * on the token (kms tls keygen, csr, import-cert).
    */
-  static KeyCertOptions pkcs11(ApiConfig.KeyStore ks, char[] pin) throws ConfigException {
-    if (ks.pkcs11Config() == null || ks.pkcs11Config().isBlank()) {
-      throw new ConfigException("tls.keyStore.pkcs11Config must name a SunPKCS11 config file");
-    }
-    requireReadable(ks.pkcs11Config(), "tls.keyStore.pkcs11Config");
+  static KeyCertOptions pkcs11(ApiConfig config, char[] pin) throws ConfigException {
+    ApiConfig.KeyStore ks = config.tls().keyStore();
+    TokenKeyStore token = TokenKeyStore.open(config, pin);
     try {
-      Provider base = Security.getProvider("SunPKCS11");
-      if (base == null) {
-        throw new ConfigException("this JDK has no SunPKCS11 provider");
-      }
-      Provider p = base.configure(ks.pkcs11Config());
+      Provider p = token.provider();
       // JSSE finds the signature implementation for the token key among installed providers.
       if (Security.getProvider(p.getName()) == null) {
         Security.addProvider(p);
       }
-      KeyStore store = KeyStore.getInstance("PKCS11", p);
-      store.load(null, pin);
+      KeyStore store = token.store();
       String alias = ks.alias() == null ? "" : ks.alias();
       if (!alias.isEmpty() && !store.isKeyEntry(alias)) {
         throw new ConfigException("the PKCS#11 key store has no key entry " + alias);
@@ -118,7 +112,7 @@ public final class ServerTls {
       kmf.init(store, pin);
       X509KeyManager km = firstX509(kmf.getKeyManagers());
       return KeyCertOptions.wrap(alias.isEmpty() ? km : new FixedAlias(km, alias));
-    } catch (IOException | GeneralSecurityException | RuntimeException e) {
+    } catch (GeneralSecurityException | RuntimeException e) {
       throw new ConfigException("cannot open the PKCS#11 TLS key store ("
           + e.getClass().getSimpleName() + ")", e);
     }
