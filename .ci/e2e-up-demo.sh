@@ -7,7 +7,7 @@
 #
 # The copy is the working tree as the next commit would hold it (tracked files plus untracked
 # files that are not git-ignored; so no var/, no target/), or with --head a `git clone` of HEAD.
-# It builds in the copy (mvn install of kms-cli and the modules it needs, into ~/.m2), creates
+# It builds the distribution in the copy (bin/kms up: mvn package of kms-dist), creates
 # its own SoftHSM2 token, keys, TLS material and credentials under the copy's var/, and deletes
 # the copy at the end unless --keep. Nothing is left running.
 #
@@ -55,16 +55,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# shellcheck source=.ci/worktree-copy.sh
+. "$SRC/.ci/worktree-copy.sh"
 if ((from_head)); then
   say "cloning HEAD of $SRC into $work"
-  git clone -q --no-hardlinks "$SRC" "$work"
+  clone_head "$SRC" "$work"
 else
   say "copying the working tree of $SRC (tracked and untracked, not ignored) into $work"
-  mkdir -p -- "$work"
-  # shellcheck disable=SC2016  # $1 is for the inner sh
-  (cd -- "$SRC" && git ls-files -z --cached --others --exclude-standard |
-    xargs -0 -I{} sh -c 'test -e "$1" && printf "%s\0" "$1"' _ {} |
-    tar --null -T - -cf -) | (cd -- "$work" && tar -xf -)
+  copy_worktree "$SRC" "$work"
 fi
 
 # A free TCP port: nothing accepts a connection on it.

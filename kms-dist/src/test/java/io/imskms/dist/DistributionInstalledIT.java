@@ -130,6 +130,8 @@ class DistributionInstalledIT {
   void lib_holdsExactlyTheServersRuntimeJars_andNoTestArtifact() throws Exception {
     Set<String> lib = jarNames(home.resolve("lib"));
     Set<String> demo = jarNames(home.resolve("lib/demo"));
+    assertEquals(Set.of("demo"), nonJars(home.resolve("lib")), "lib/ holds only jars and demo/");
+    assertEquals(Set.of(), nonJars(home.resolve("lib/demo")), "lib/demo/ holds only jars");
     for (String jar : union(lib, demo)) {
       assertFalse(jar.contains("junit") || jar.contains("opentest4j")
           || jar.contains("apiguardian") || jar.contains("-tests") || jar.contains("test-jar"),
@@ -405,6 +407,13 @@ class DistributionInstalledIT {
     try (Stream<Path> s = Files.list(dir)) {
       return new TreeSet<>(s.filter(p -> p.toString().endsWith(".jar"))
           .map(p -> p.getFileName().toString()).toList());
+    }
+  }
+
+  private static Set<String> nonJars(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return new TreeSet<>(s.map(p -> p.getFileName().toString())
+          .filter(n -> !n.endsWith(".jar")).toList());
     }
   }
 
