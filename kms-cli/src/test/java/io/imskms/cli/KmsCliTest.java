@@ -15,8 +15,10 @@ class KmsCliTest {
   private static final Map<String, String> NO_ENV = Map.of();
 
   private static List<List<String>> everyCommand() {
-    return List.of(List.of(), List.of("serve"), List.of("token"), List.of("token", "init"),
-        List.of("keys"), List.of("keys", "list"), List.of("enroll"), List.of("selftest"));
+    return List.of(List.of(), List.of("serve"), List.of("config"), List.of("config", "check"),
+        List.of("token"), List.of("token", "init"), List.of("keys"), List.of("keys", "list"),
+        List.of("enroll"), List.of("tls"), List.of("tls", "keygen"), List.of("tls", "csr"),
+        List.of("tls", "import-cert"), List.of("selftest"));
   }
 
   @Test
@@ -38,7 +40,7 @@ class KmsCliTest {
     CommandLine cl = KmsCli.commandLine(new CliContext(NO_ENV, new java.io.PrintWriter(
         java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter()),
         StopSignal.when(new java.util.concurrent.CompletableFuture<>())));
-    assertEquals(List.of("serve", "token", "keys", "enroll", "selftest"),
+    assertEquals(List.of("serve", "config", "token", "keys", "enroll", "tls", "selftest"),
         List.copyOf(cl.getSubcommands().keySet()));
   }
 
@@ -47,6 +49,8 @@ class KmsCliTest {
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV).exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "token").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "keys").exitCode());
+    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "config").exitCode());
+    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "tls").exitCode());
   }
 
   @Test
