@@ -70,17 +70,25 @@ final class CoreOperations implements KmsOperations {
         replay, clock, options), directory);
   }
 
+  /** What a directory check did: nothing, a reload, or a refused file (old contents stay). */
+  record DirectoryReload(boolean reloaded, String error) {
+    static final DirectoryReload UNCHANGED = new DirectoryReload(false, null);
+  }
+
   /** Re-reads the mailbox directory if its file changed; a bad file keeps the old contents. */
-  void reloadDirectory() {
+  DirectoryReload reloadDirectory() {
     if (directory == null) {
-      return;
+      return DirectoryReload.UNCHANGED;
     }
     try {
       if (directory.reloadIfChanged()) {
         LOG.info("mailbox directory reloaded");
+        return new DirectoryReload(true, null);
       }
+      return DirectoryReload.UNCHANGED;
     } catch (MailboxDirectoryException e) {
       LOG.error("mailbox directory not reloaded, previous contents stay: {}", e.getMessage());
+      return new DirectoryReload(false, e.getMessage());
     }
   }
 

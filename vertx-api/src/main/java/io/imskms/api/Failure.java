@@ -38,6 +38,8 @@ enum Failure {
   HSM_UNAVAILABLE(503, "The HSM is unavailable; retry later"),
   BUSY(503, "The KMS is saturated; retry later"),
   SERVER_BUSY(503, "Too many requests in progress; retry later"),
+  AUDIT_UNAVAILABLE(503, "The audit log cannot record the operation; nothing was released; retry"
+      + " later"),
   INTERNAL(500, "Internal error");
 
   private final int status;

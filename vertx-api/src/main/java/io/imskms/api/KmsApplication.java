@@ -4,7 +4,15 @@ import io.imskms.api.config.ApiConfig;
 import io.imskms.api.config.ConfigException;
 import io.imskms.api.config.ConfigLoader;
 import io.imskms.api.config.PinSource;
+import io.imskms.api.audit.AuditKeys;
+import io.imskms.api.audit.HsmCheckpointSigner;
 import io.imskms.api.tls.DevTls;
+import io.imskms.audit.AuditEvent;
+import io.imskms.audit.AuditLog;
+import io.imskms.audit.AuditLogOptions;
+import io.imskms.audit.AuditStartException;
+import io.imskms.audit.CheckpointSigner;
+import io.imskms.hsm.HsmStatus;
 import io.imskms.api.tls.ServerTls;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmConfig;
@@ -24,14 +32,18 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A running KMS: Vert.x with Micrometer metrics, the HSM adapter logged in to the configured
- * token, and one {@link KmsServer}. {@link #start} blocks until the server listens (or fails);
- * {@link #close} undeploys, closes Vert.x and logs out of the token.
+ * token, the node's audit log (signed by the Ed25519 key in the token) and one {@link
+ * KmsServer}. {@link #start} blocks until the server listens and its start-up record is durable
+ * (or fails: no audit directory, no audit key, no durable record); {@link #close} undeploys,
+ * records the shutdown, signs the final checkpoint and logs out of the token.
  */
 public final class KmsApplication implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KmsApplication.class);
@@ -42,19 +54,30 @@ public final class KmsApplication implements AutoCloseable {
     KmsOperations create(Hsm hsm) throws Exception;
   }
 
+  /** Opens the audit log (tests substitute a disk that fails on demand). */
+  @FunctionalInterface
+  interface AuditOpener {
+    AuditLog open(AuditLogOptions options, CheckpointSigner signer) throws AuditStartException;
+  }
+
+  /** How long start-up and shutdown wait for their own audit record. */
+  private static final long AUDIT_WAIT_SECONDS = 10;
+
   private final Vertx vertx;
   private final Hsm hsm;
   private final KmsServer server;
   private final PrometheusMeterRegistry registry;
   private final DevTls devTls;
+  private final AuditLog audit;
 
   private KmsApplication(Vertx vertx, Hsm hsm, KmsServer server,
-      PrometheusMeterRegistry registry, DevTls devTls) {
+      PrometheusMeterRegistry registry, DevTls devTls, AuditLog audit) {
     this.vertx = vertx;
     this.hsm = hsm;
     this.server = server;
     this.registry = registry;
     this.devTls = devTls;
+    this.audit = audit;
   }
 
   /** Starts the KMS with kms-core's protocol service, assembled from {@code config.core}. */
@@ -72,17 +95,24 @@ public final class KmsApplication implements AutoCloseable {
    */
   public static KmsApplication start(ApiConfig config, Map<String, String> env,
       OperationsFactory factory) throws Exception {
+    return start(config, env, factory, AuditLog::open);
+  }
+
+  static KmsApplication start(ApiConfig config, Map<String, String> env,
+      OperationsFactory factory, AuditOpener auditOpener) throws Exception {
     DevTls dev = null;
     if (config.dev().enabled()) {
       dev = DevTls.ensure(Path.of(config.dev().tlsDir()), config.dev().mailboxes());
       config = new ApiConfig(config.http(), new ApiConfig.Tls(config.tls().protocols(),
           dev.serverCert().toString(), dev.serverKey().toString(), dev.caCert().toString(),
-          config.tls().keyStore()), config.hsm(), config.worker(), config.core(), config.dev());
+          config.tls().keyStore()), config.hsm(), config.worker(), config.core(), config.dev(),
+          config.audit());
       LOG.info("development TLS material in {}", dev.dir());
     }
     char[] pin = PinSource.read(config.hsm(), env);
     Hsm hsm = null;
     Vertx vertx = null;
+    AuditLog audit = null;
     try {
       HttpServerOptions http = ServerTls.apply(new HttpServerOptions()
           .setHost(config.http().host())
@@ -91,6 +121,7 @@ public final class KmsApplication implements AutoCloseable {
           .setIdleTimeoutUnit(TimeUnit.SECONDS)
           .setMaxHeaderSize(16 * 1024), config, pin);
       hsm = Pkcs11Hsm.open(hsmConfig(config, pin));
+      audit = openAudit(config, hsm, auditOpener);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       vertx = Vertx.builder()
           .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
@@ -101,21 +132,37 @@ public final class KmsApplication implements AutoCloseable {
           .build();
       Hsm metered = MeteredHsm.wrap(hsm, new ApiMetrics(registry));
       KmsOperations operations = factory.create(metered);
-      KmsServer server = new KmsServer(config, http, operations, hsm::status, registry);
+      KmsServer server = new KmsServer(config, http, operations, hsm::status, registry, audit);
       vertx.deployVerticle(server).await();
+      AuditLog log = audit;
       if (operations instanceof CoreOperations) {
         CoreOperations core = (CoreOperations) operations;
         Vertx v = vertx;
+        String[] lastError = {null};
         v.setPeriodic(config.core().directoryReloadSeconds() * 1000L,
             id -> v.executeBlocking(() -> {
-              core.reloadDirectory();
+              recordReload(log, core.reloadDirectory(), lastError);
               return null;
             }));
       }
-      return new KmsApplication(vertx, hsm, server, registry, dev);
+      watchHsm(vertx, hsm, log);
+      try {
+        audit.append(AuditEvent.builder("server.start", AuditEvent.Outcome.INFO)
+            .detail("KMS listening on port " + server.actualPort() + "; token '"
+                + config.hsm().tokenLabel() + "'; audit key " + config.audit().keyLabel()
+                + (dev != null ? "; dev mode" : "")).build())
+            .get(AUDIT_WAIT_SECONDS, TimeUnit.SECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        throw new AuditStartException("the start-up record could not be written to the audit log"
+            + " in " + config.audit().dir() + ": refusing to serve without an audit trail", e);
+      }
+      return new KmsApplication(vertx, hsm, server, registry, dev, audit);
     } catch (Exception | Error e) {
       if (vertx != null) {
         vertx.close().await();
+      }
+      if (audit != null) {
+        audit.close();
       }
       if (hsm != null) {
         hsm.close();
@@ -123,6 +170,77 @@ public final class KmsApplication implements AutoCloseable {
       throw e;
     } finally {
       Arrays.fill(pin, '\0');
+    }
+  }
+
+  /**
+   * The audit log, signed by the Ed25519 key in the token: generated there when keys are
+   * provisioned implicitly (dev mode, {@code core.provisionKeys}); otherwise {@code kms token
+   * init} made it and its absence stops the start.
+   */
+  private static AuditLog openAudit(ApiConfig config, Hsm hsm, AuditOpener opener)
+      throws Exception {
+    ApiConfig.Audit a = config.audit();
+    if (config.dev().enabled() || config.core().provisionKeys()) {
+      if (AuditKeys.ensure(hsm, a)) {
+        LOG.info("generated the audit checkpoint key {} in the token", a.keyLabel());
+      }
+    } else if (!AuditKeys.present(hsm, a)) {
+      throw new AuditStartException("the audit checkpoint key '" + a.keyLabel() + "' is not in"
+          + " the token: run kms token init (it generates it); refusing to start without an"
+          + " audit trail");
+    }
+    AuditLog log = opener.open(AuditKeys.options(a),
+        new HsmCheckpointSigner(hsm, a.origin(), a.keyLabel()));
+    LOG.info("audit log {} in {} ({} records; verifier key {})", a.origin(), a.dir(),
+        log.size(), log.verifierKey().encode());
+    return log;
+  }
+
+  /** Records HSM faults and recoveries, as the adapter's readiness changes. */
+  private static void watchHsm(Vertx vertx, Hsm hsm, AuditLog audit) {
+    boolean[] wasReady = {hsm.status().ready()};
+    vertx.setPeriodic(1000, id -> {
+      HsmStatus s = hsm.status();
+      if (s.ready() == wasReady[0]) {
+        return;
+      }
+      wasReady[0] = s.ready();
+      AuditEvent e = s.ready()
+          ? AuditEvent.builder("hsm.recovered", AuditEvent.Outcome.INFO)
+              .detail("token usable again (session generation " + s.generation() + ", "
+                  + s.recoveries() + " recoveries)").build()
+          : AuditEvent.builder("hsm.fault", AuditEvent.Outcome.FAULT).code("HSM_UNAVAILABLE")
+              .detail("token unavailable: " + s.lastError()).build();
+      audit.append(e).whenComplete((r, t) -> {
+        if (t != null) {
+          LOG.error("audit record {} not written: {}", e.event(), t.getMessage());
+        }
+      });
+    });
+  }
+
+  private static void recordReload(AuditLog audit, CoreOperations.DirectoryReload r,
+      String[] lastError) {
+    AuditEvent e = null;
+    if (r.reloaded()) {
+      lastError[0] = null;
+      e = AuditEvent.builder("directory.reload", AuditEvent.Outcome.OK)
+          .detail("mailbox directory reloaded").build();
+    } else if (r.error() != null && !r.error().equals(lastError[0])) {
+      lastError[0] = r.error();
+      e = AuditEvent.builder("directory.reload", AuditEvent.Outcome.FAULT)
+          .code("DIRECTORY_INVALID")
+          .detail("changed directory file refused, previous contents stay: " + r.error())
+          .build();
+    }
+    if (e != null) {
+      String name = e.event();
+      audit.append(e).whenComplete((x, t) -> {
+        if (t != null) {
+          LOG.error("audit record {} not written: {}", name, t.getMessage());
+        }
+      });
     }
   }
 
@@ -209,13 +327,31 @@ public final class KmsApplication implements AutoCloseable {
     return devTls;
   }
 
+  /** The node's audit log. */
+  public AuditLog audit() {
+    return audit;
+  }
+
+  /**
+   * Stops serving, records the shutdown, signs a final checkpoint (with the token still logged
+   * in), then logs out.
+   */
   @Override
   public void close() {
     try {
       vertx.close().await();
     } catch (Exception e) {
       LOG.warn("closing Vert.x failed: {}", e.toString());
+    }
+    try {
+      audit.append(AuditEvent.builder("server.stop", AuditEvent.Outcome.INFO)
+          .detail("KMS stopped").build()).get(AUDIT_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.error("the shutdown record was not written to the audit log: {}", e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } finally {
+      audit.close();
       hsm.close();
     }
   }

@@ -2,6 +2,7 @@ package io.imskms.api;
 
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.logging.JsonLayout;
+import io.imskms.audit.AuditLog;
 import io.imskms.hsm.HsmStatus;
 import io.imskms.protocol.Role;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -49,6 +50,7 @@ public final class KmsServer extends VerticleBase {
   private final KmsOperations operations;
   private final Supplier<HsmStatus> hsmStatus;
   private final PrometheusMeterRegistry registry;
+  private final AuditTrail audit;
   private HsmWorker worker;
   private HttpServer server;
   private OpenApiDocument document;
@@ -59,14 +61,16 @@ public final class KmsServer extends VerticleBase {
    * @param operations the protocol operations (blocking; run on the worker)
    * @param hsmStatus the adapter's status, for readiness and fast 503s
    * @param registry where all meters go; scraped at /metrics
+   * @param auditLog the node's audit log: every protocol answer waits for its record
    */
   public KmsServer(ApiConfig config, HttpServerOptions httpOptions, KmsOperations operations,
-      Supplier<HsmStatus> hsmStatus, PrometheusMeterRegistry registry) {
+      Supplier<HsmStatus> hsmStatus, PrometheusMeterRegistry registry, AuditLog auditLog) {
     this.config = Objects.requireNonNull(config);
     this.httpOptions = new HttpServerOptions(Objects.requireNonNull(httpOptions));
     this.operations = Objects.requireNonNull(operations);
     this.hsmStatus = Objects.requireNonNull(hsmStatus);
     this.registry = Objects.requireNonNull(registry);
+    this.audit = new AuditTrail(Objects.requireNonNull(auditLog));
   }
 
   /** The bound port (useful with port 0); -1 before start. */
@@ -137,12 +141,13 @@ public final class KmsServer extends VerticleBase {
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/yaml").end(document.yaml()));
     rb.getRoute("live").addHandler(rc -> json(rc, 200, new JsonObject().put("status", "UP")));
     rb.getRoute("ready").addHandler(this::ready);
+    rb.getRoute("auditCheckpoint").addHandler(this::auditCheckpoint);
     rb.getRoute("metrics").addHandler(rc -> rc.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
         .end(registry.scrape()));
 
     Router router = rb.createRouter();
-    Problems problems = new Problems(config.worker().retryAfterSeconds(), paths);
+    Problems problems = new Problems(config.worker().retryAfterSeconds(), paths, audit);
     router.route().failureHandler(problems);
     for (int status : new int[] {400, 404, 405, 408, 413, 415, 500, 503}) {
       router.errorHandler(status, problems);
@@ -164,43 +169,63 @@ public final class KmsServer extends VerticleBase {
 
   /** Steps 1a/1b/1m. A mailbox bootstraps only over mutual TLS as itself. */
   private void bootstrap(RoutingContext rc) {
-    run(rc, "bootstrap", body -> {
+    run(rc, (body, facts) -> {
       var req = JsonMessages.bootstrapRequest(body);
+      facts.request(req);
       if (req.role() == Role.MAILBOX) {
         MutualTls.requirePrincipal(rc, req.id());
       }
-      return () -> JsonMessages.toJson(operations.bootstrap(req));
-    });
+      return () -> {
+        var res = operations.bootstrap(req);
+        facts.response(res);
+        return JsonMessages.toJson(res);
+      };
+    }, "bootstrap");
   }
 
   /** Figure 17 steps 4–6 (and 19): only the mailbox named ID-Bm, over mutual TLS. */
   private void mailboxKeyRequest(RoutingContext rc) {
-    run(rc, "mailboxKeyRequest", body -> {
+    run(rc, (body, facts) -> {
       var req = JsonMessages.mailboxKeyRequest(body);
+      facts.request(req);
       MutualTls.requirePrincipal(rc, req.idBm());
-      return () -> JsonMessages.toJson(operations.mailboxKeyRequest(req));
-    });
+      return () -> {
+        var res = operations.mailboxKeyRequest(req);
+        facts.response(res);
+        return JsonMessages.toJson(res);
+      };
+    }, "mailboxKeyRequest");
   }
 
   /** Figure 18 steps 4–6: UE-B is authenticated by Kb inside the message. */
   private void retrieve(RoutingContext rc) {
-    run(rc, "retrieve", body -> {
+    run(rc, (body, facts) -> {
       var req = JsonMessages.retrievalRequest(body);
+      facts.request(req);
       return () -> JsonMessages.toJson(operations.retrieve(req));
-    });
+    }, "retrieve");
   }
 
   @FunctionalInterface
   private interface Prepare {
-    /** Decodes and authorises on the event loop; returns the blocking part. */
-    Callable<JsonObject> apply(JsonObject body) throws Exception;
+    /**
+     * Decodes and authorises on the event loop, noting what the audit record says about the
+     * request in {@code facts}; returns the blocking part (which notes the response's facts).
+     */
+    Callable<JsonObject> apply(JsonObject body, AuditTrail.Facts facts) throws Exception;
   }
 
-  private void run(RoutingContext rc, String operation, Prepare prepare) {
+  /**
+   * Runs one protocol operation. A grant is answered only once its audit record is durable (a
+   * refusal likewise, in {@link Problems}); if the record cannot be written the client gets 503
+   * AUDIT_UNAVAILABLE and nothing of the grant.
+   */
+  private void run(RoutingContext rc, Prepare prepare, String operation) {
     Callable<JsonObject> task;
+    AuditTrail.Facts facts = AuditTrail.facts(rc);
     try {
       ValidatedRequest validated = rc.get(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST);
-      task = prepare.apply(validated.getBody().getJsonObject());
+      task = prepare.apply(validated.getBody().getJsonObject(), facts);
     } catch (Exception e) {
       rc.fail(e);
       return;
@@ -216,27 +241,51 @@ public final class KmsServer extends VerticleBase {
       }
     };
     worker.submit(operation, traced).onComplete(ar -> {
-      if (rc.response().ended() || rc.response().closed()) {
+      if (ar.failed()) {
+        rc.fail(ar.cause()); // Problems records the refusal, then answers
         return;
       }
-      if (ar.succeeded()) {
-        json(rc, 200, ar.result());
-      } else {
-        rc.fail(ar.cause());
-      }
+      // The grant is recorded even if the client has gone: the KMS made the decision.
+      audit.append(vertx, facts.granted()).onComplete(w -> {
+        if (rc.response().ended() || rc.response().closed()) {
+          return;
+        }
+        if (w.succeeded()) {
+          json(rc, 200, ar.result());
+        } else {
+          rc.fail(w.cause());
+        }
+      });
     });
+  }
+
+  /** The latest signed checkpoint (C2SP signed note), for witnesses and auditors. */
+  private void auditCheckpoint(RoutingContext rc) {
+    String note = audit.latestCheckpoint();
+    if (note == null) {
+      rc.fail(new ApiFailure(Failure.NOT_FOUND)); // none signed yet (first second after start)
+      return;
+    }
+    rc.response().setStatusCode(200)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; charset=utf-8")
+        .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+        .end(note);
   }
 
   private void ready(RoutingContext rc) {
     HsmStatus s = hsmStatus.get();
     JsonObject hsm = new JsonObject().put("ready", s.ready()).put("generation", s.generation())
         .put("poolSize", s.poolSize()).put("sessionsInUse", s.sessionsInUse());
-    JsonObject body = new JsonObject().put("status", s.ready() ? "UP" : "DOWN").put("hsm", hsm);
-    if (!s.ready()) {
+    boolean auditOk = audit.healthy();
+    JsonObject auditJson = new JsonObject().put("ready", auditOk).put("records", audit.size());
+    boolean ready = s.ready() && auditOk;
+    JsonObject body = new JsonObject().put("status", ready ? "UP" : "DOWN").put("hsm", hsm)
+        .put("audit", auditJson);
+    if (!ready) {
       rc.response().putHeader(HttpHeaders.RETRY_AFTER,
           Integer.toString(config.worker().retryAfterSeconds()));
     }
-    json(rc, s.ready() ? 200 : 503, body);
+    json(rc, ready ? 200 : 503, body);
   }
 
   private static void json(RoutingContext rc, int status, JsonObject body) {

@@ -33,16 +33,21 @@ final class Problems implements Handler<RoutingContext> {
   private static final long DRAIN_GRACE_MS = 1000;
   private static final long DRAIN_MAX_BYTES = 1 << 20;
 
+  private static final String AUDITED = "kms.audit.refusalRecorded";
+
   private final int retryAfterSeconds;
   private final Set<String> routes;
+  private final AuditTrail audit;
 
   /**
    * @param routes the contract's route templates; {@code instance} names one of them, or is left
    *     out, so that no byte of the client's request line is echoed
+   * @param audit where refusals of protocol requests are recorded before they are answered
    */
-  Problems(int retryAfterSeconds, Set<String> routes) {
+  Problems(int retryAfterSeconds, Set<String> routes, AuditTrail audit) {
     this.retryAfterSeconds = retryAfterSeconds;
     this.routes = Set.copyOf(routes);
+    this.audit = audit;
   }
 
   /** The route template the request matched, taken from our own set, or null. */
@@ -175,9 +180,25 @@ final class Problems implements Handler<RoutingContext> {
     return p;
   }
 
+  /**
+   * A refusal of a protocol request is answered only once its audit record is durable; if it
+   * cannot be written the answer is AUDIT_UNAVAILABLE instead.
+   */
   @Override
   public void handle(RoutingContext rc) {
     Classified c = classify(rc.failure(), rc.statusCode());
+    if (AuditTrail.audited(rc) && !AuditTrail.isAuditFailure(rc.failure())
+        && rc.get(AUDITED) == null && !rc.response().headWritten()) {
+      rc.put(AUDITED, Boolean.TRUE);
+      audit.append(rc.vertx(), java.util.List.of(AuditTrail.facts(rc).refused(c.failure())))
+          .onComplete(ar -> answer(rc, ar.succeeded() ? c
+              : new Classified(Failure.AUDIT_UNAVAILABLE, null)));
+      return;
+    }
+    answer(rc, c);
+  }
+
+  private void answer(RoutingContext rc, Classified c) {
     Failure f = c.failure();
     RequestTracking.withRequestId(rc, () -> log(rc, f));
     rc.put(RequestTracking.PROBLEM_CODE, f.name());

@@ -2,6 +2,7 @@ package io.imskms.api;
 
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.config.ConfigLoader;
+import io.imskms.audit.AuditLog;
 import io.imskms.client.Bootstrapping;
 import io.imskms.client.ClientSession;
 import io.imskms.client.Credential;
@@ -108,6 +109,18 @@ public final class TestKms implements AutoCloseable {
   /** {@code clock} null: the server's own system clock, started exactly as in production. */
   private static TestKms start(Consumer<Map<String, String>> envTweaks,
       KmsOperations operations, Clock clock) throws Exception {
+    return start(envTweaks, operations, clock, AuditLog::open);
+  }
+
+  /** A KMS over kms-core whose audit log is opened by {@code auditOpener} (a faulty disk). */
+  static TestKms start(Consumer<Map<String, String>> envTweaks,
+      KmsApplication.AuditOpener auditOpener) throws Exception {
+    return start(envTweaks, null, null, auditOpener);
+  }
+
+  private static TestKms start(Consumer<Map<String, String>> envTweaks,
+      KmsOperations operations, Clock clock, KmsApplication.AuditOpener auditOpener)
+      throws Exception {
     SoftHsmTestToken token = SoftHsmTestToken.create();
     Path work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
         "api-test-");
@@ -130,6 +143,7 @@ public final class TestKms implements AutoCloseable {
     env.put("KMS_CORE_DIRECTORY_FILE", directoryFile.toString());
     env.put("KMS_CORE_PROVISION_KEYS", "true");
     env.put("KMS_CORE_KEY_MANIFEST", work.resolve("keys.json").toString());
+    env.put("KMS_AUDIT_DIR", work.resolve("audit").toString());
     envTweaks.accept(env);
     ApiConfig config = ConfigLoader.load(null, env);
     KmsApplication app;
@@ -137,12 +151,13 @@ public final class TestKms implements AutoCloseable {
       app = KmsApplication.start(config, env, hsm -> {
         KeyRing.ensureProvisioned(hsm);
         return operations;
-      });
+      }, auditOpener);
     } else if (clock != null) {
       app = KmsApplication.start(config, env,
-          hsm -> CoreOperations.open(config.core(), hsm, clock));
+          hsm -> CoreOperations.open(config.core(), hsm, clock), auditOpener);
     } else {
-      app = KmsApplication.start(config, env);
+      app = KmsApplication.start(config, env, hsm -> CoreOperations.open(config.core(), hsm),
+          auditOpener);
     }
     TestKms kms = new TestKms(token, work, app, clock != null ? clock : Clock.systemUTC());
     kms.enrolment = new EcdhEnrolment(app.hsm(), LongTermKeys.of(KeyRing.load(app.hsm())),

@@ -14,8 +14,10 @@ import java.util.Objects;
  * @param worker the HSM worker executor and its admission limit
  * @param core the protocol service: mailbox directory, replay window, lifetimes, keys
  * @param dev development conveniences (self-signed TLS material)
+ * @param audit the audit log (docs/audit-format.md)
  */
-public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, Dev dev) {
+public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, Dev dev,
+    Audit audit) {
 
   public ApiConfig {
     Objects.requireNonNull(core, "core");
@@ -24,6 +26,7 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
     Objects.requireNonNull(hsm, "hsm");
     Objects.requireNonNull(worker, "worker");
     Objects.requireNonNull(dev, "dev");
+    Objects.requireNonNull(audit, "audit");
   }
 
   /** The number of worker threads: {@code worker.poolSize}, or the HSM pool size when 0. */
@@ -121,4 +124,25 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
       mailboxes = List.copyOf(mailboxes);
     }
   }
+
+  /**
+   * The node's audit log (docs/audit-format.md). The server refuses to start without a writable
+   * {@code dir} and the signing key {@code keyLabel} in the token.
+   *
+   * @param dir the log directory (segments, checkpoints); one per node
+   * @param origin the checkpoint origin and signing key name, e.g. {@code
+   *     imskms.example/audit/node-1}; one per node
+   * @param node the node name written into every record
+   * @param keyLabel the CKA_LABEL of the Ed25519 checkpoint key pair in the token
+   * @param batchDelayMs how long the writer waits for more records after the first of a batch
+   * @param batchMaxRecords at most this many records share one fsync
+   * @param queueLimit records waiting for the writer; one more is answered AUDIT_UNAVAILABLE
+   * @param segmentMaxBytes a segment is rotated when it reaches this size
+   * @param segmentMaxAgeHours a segment is rotated when its first record is this old
+   * @param retentionDays closed segments older than this are deleted; 0 keeps everything
+   * @param checkpointIntervalMs a checkpoint is signed this often while records arrive
+   */
+  public record Audit(String dir, String origin, String node, String keyLabel, long batchDelayMs,
+      int batchMaxRecords, int queueLimit, long segmentMaxBytes, long segmentMaxAgeHours,
+      long retentionDays, long checkpointIntervalMs) {}
 }
