@@ -67,6 +67,7 @@ class ArchitectureTest {
   static void importMainClasses() {
     main = new ClassFileImporter()
         .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+        .withImportOption(location -> !location.contains("-tests.jar")) // test-jars
         .importPackages("io.imskms");
   }
 

@@ -13,7 +13,8 @@ import net.jqwik.api.lifecycle.PropertyLifecycleContext;
  *
  * <ul>
  *   <li>{@code @Property(tries = N)} is a property's budget in the normal run;
- *       {@code -Dkms.fuzz.scale=S} multiplies it (the long mode).
+ *       {@code -Dkms.fuzz.scale=S} multiplies it (the long mode; {@code bin/kms mutation} runs with
+ *       a scale below 1).
  *   <li>{@code -Dkms.fuzz.seed=X} sets the seed; by default {@link #DEFAULT_SEED}, so every normal
  *       run generates the same inputs; {@code -Dkms.fuzz.seed=random} lets jqwik draw one.
  * </ul>
@@ -49,9 +50,16 @@ public final class FuzzBudget implements AroundPropertyHook {
     return result;
   }
 
-  /** {@code base} times {@code kms.fuzz.scale} (at least 1), capped at Integer.MAX_VALUE. */
+  /**
+   * {@code base} times {@code kms.fuzz.scale} (a decimal: below 1 for mutation testing, where each
+   * mutant re-runs the properties), at least 10, capped at Integer.MAX_VALUE.
+   */
   static int scaled(int base) {
-    long scale = Math.max(1, Long.getLong("kms.fuzz.scale", 1L));
-    return (int) Math.min(Integer.MAX_VALUE, (long) base * scale);
+    double scale = Double.parseDouble(System.getProperty("kms.fuzz.scale", "1"));
+    if (!(scale > 0)) {
+      throw new IllegalArgumentException("kms.fuzz.scale must be positive");
+    }
+    long tries = Math.min(Integer.MAX_VALUE, Math.round(base * scale));
+    return (int) Math.max(Math.min(base, 10), tries);
   }
 }
