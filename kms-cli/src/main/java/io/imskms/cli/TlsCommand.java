@@ -13,7 +13,6 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
-import java.security.Provider;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -69,20 +68,43 @@ final class TlsCommand implements Callable<Integer> {
     }
   }
 
-  private static String alias(ApiConfig cfg, String given) throws CliException {
-    String a = given != null ? given : cfg.tls().keyStore().alias();
-    if (a == null || a.isBlank()) {
-      throw new CliException(ExitCodes.USAGE, "name the key: --alias or tls.keyStore.alias");
-    }
-    return a;
-  }
+  /** What the three steps share: the configuration, the key's alias, the token's key store. */
+  abstract static class TlsStep implements Callable<Integer> {
+    final CliContext ctx;
 
-  private static PrivateKey key(KeyStore ks, String alias) throws Exception {
-    if (!ks.isKeyEntry(alias)) {
-      throw new CliException(ExitCodes.FAILURE, "the token has no key '" + alias
-          + "' (kms tls keygen)");
+    @Mixin
+    ConfigOption config;
+
+    @Option(names = "--alias", paramLabel = "NAME",
+        description = "the key's label (default: tls.keyStore.alias)")
+    String alias;
+
+    TlsStep(CliContext ctx) {
+      this.ctx = ctx;
     }
-    return (PrivateKey) ks.getKey(alias, null);
+
+    @Override
+    public Integer call() throws Exception {
+      ApiConfig cfg = config.load(ctx);
+      String a = alias != null ? alias : cfg.tls().keyStore().alias();
+      if (a == null || a.isBlank()) {
+        throw new CliException(ExitCodes.USAGE, "name the key: --alias or tls.keyStore.alias");
+      }
+      run(tokenStore(cfg, ctx), a);
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+
+    abstract void run(TokenKeyStore token, String alias) throws Exception;
+
+    /** The private key under {@code alias}; a failure when there is none. */
+    static PrivateKey key(KeyStore ks, String alias) throws Exception {
+      if (!ks.isKeyEntry(alias)) {
+        throw new CliException(ExitCodes.FAILURE, "the token has no key '" + alias
+            + "' (kms tls keygen)");
+      }
+      return (PrivateKey) ks.getKey(alias, null);
+    }
   }
 
   /** {@code kms tls keygen}. */
@@ -92,40 +114,27 @@ final class TlsCommand implements Callable<Integer> {
           "SunPKCS11 configuration should make generated private keys sensitive and " +
           "non-extractable (the configuration made from hsm.* does; an operator's own " +
           "tls.keyStore.pkcs11Config file needs the attributes lines of docs/operations.md).")
-  static final class Keygen implements Callable<Integer> {
-    private final CliContext ctx;
-
-    @Mixin
-    ConfigOption config;
-
-    @Option(names = "--alias", paramLabel = "NAME",
-        description = "the key's label (default: tls.keyStore.alias)")
-    String alias;
-
+  static final class Keygen extends TlsStep {
     @Option(names = "--subject", required = true, paramLabel = "DN",
         description = "subject of the CSR and placeholder certificate, e.g. CN=kms.example.com")
     String subject;
 
     Keygen(CliContext ctx) {
-      this.ctx = ctx;
+      super(ctx);
     }
 
     @Override
-    public Integer call() throws Exception {
-      ApiConfig cfg = config.load(ctx);
-      String a = alias(cfg, alias);
+    void run(TokenKeyStore token, String a) throws Exception {
       X500Principal dn = new X500Principal(subject);
-      TokenKeyStore token = tokenStore(cfg, ctx);
       KeyStore ks = token.store();
-      Provider[] p = {token.provider()};
       if (ks.containsAlias(a)) {
         throw new CliException(ExitCodes.FAILURE, "the token already holds '" + a + "'");
       }
-      KeyPairGenerator g = KeyPairGenerator.getInstance("EC", p[0]);
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC", token.provider());
       g.initialize(new ECGenParameterSpec("secp256r1"));
       KeyPair kp = g.generateKeyPair();
-      ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").setProvider(p[0])
-          .build(kp.getPrivate());
+      ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA")
+          .setProvider(token.provider()).build(kp.getPrivate());
       Instant now = Instant.now();
       X509Certificate placeholder = new JcaX509CertificateConverter().getCertificate(
           new JcaX509v3CertificateBuilder(dn, BigInteger.valueOf(now.toEpochMilli()),
@@ -134,8 +143,6 @@ final class TlsCommand implements Callable<Integer> {
       ks.setKeyEntry(a, kp.getPrivate(), null, new Certificate[] {placeholder});
       ctx.out().println("generated an ECDSA P-256 key pair in the token as '" + a + "' (self-signed"
           + " placeholder certificate, valid 1 day); next: kms tls csr --alias " + a);
-      ctx.out().flush();
-      return ExitCodes.OK;
     }
   }
 
@@ -143,35 +150,21 @@ final class TlsCommand implements Callable<Integer> {
   @Command(name = "csr", mixinStandardHelpOptions = true,
       description = "Write a PKCS#10 certificate request (PEM) for the token's TLS key, signed " +
           "inside the token, for the carrier's CA.")
-  static final class Csr implements Callable<Integer> {
-    private final CliContext ctx;
-
-    @Mixin
-    ConfigOption config;
-
-    @Option(names = "--alias", paramLabel = "NAME",
-        description = "the key's label (default: tls.keyStore.alias)")
-    String alias;
-
+  static final class Csr extends TlsStep {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "the CSR")
     Path out;
 
     Csr(CliContext ctx) {
-      this.ctx = ctx;
+      super(ctx);
     }
 
     @Override
-    public Integer call() throws Exception {
-      ApiConfig cfg = config.load(ctx);
-      String a = alias(cfg, alias);
-      TokenKeyStore token = tokenStore(cfg, ctx);
-      KeyStore ks = token.store();
-      Provider[] p = {token.provider()};
-      PrivateKey key = key(ks, a);
-      X509Certificate cert = (X509Certificate) ks.getCertificate(a);
+    void run(TokenKeyStore token, String a) throws Exception {
+      PrivateKey key = key(token.store(), a);
+      X509Certificate cert = (X509Certificate) token.store().getCertificate(a);
       var csr = new JcaPKCS10CertificationRequestBuilder(cert.getSubjectX500Principal(),
           cert.getPublicKey()).build(new JcaContentSignerBuilder("SHA256withECDSA")
-              .setProvider(p[0]).build(key));
+              .setProvider(token.provider()).build(key));
       StringWriter pem = new StringWriter();
       try (JcaPEMWriter w = new JcaPEMWriter(pem)) {
         w.writeObject(csr);
@@ -180,8 +173,6 @@ final class TlsCommand implements Callable<Integer> {
       ctx.out().println("certificate request for '" + cert.getSubjectX500Principal().getName()
           + "' written to " + out + "; have it signed, then: kms tls import-cert --alias " + a
           + " --chain FILE");
-      ctx.out().flush();
-      return ExitCodes.OK;
     }
   }
 
@@ -189,28 +180,17 @@ final class TlsCommand implements Callable<Integer> {
   @Command(name = "import-cert", mixinStandardHelpOptions = true,
       description = "Store the signed certificate chain (PEM, server certificate first) with " +
           "the token's TLS key; refused unless the first certificate is for that key.")
-  static final class ImportCert implements Callable<Integer> {
-    private final CliContext ctx;
-
-    @Mixin
-    ConfigOption config;
-
-    @Option(names = "--alias", paramLabel = "NAME",
-        description = "the key's label (default: tls.keyStore.alias)")
-    String alias;
-
+  static final class ImportCert extends TlsStep {
     @Option(names = "--chain", required = true, paramLabel = "FILE",
         description = "PEM certificates: the server's first, then its CAs")
     Path chainFile;
 
     ImportCert(CliContext ctx) {
-      this.ctx = ctx;
+      super(ctx);
     }
 
     @Override
-    public Integer call() throws Exception {
-      ApiConfig cfg = config.load(ctx);
-      String a = alias(cfg, alias);
+    void run(TokenKeyStore token, String a) throws Exception {
       Certificate[] chain;
       try (InputStream in = Files.newInputStream(chainFile)) {
         chain = CertificateFactory.getInstance("X.509").generateCertificates(in)
@@ -219,9 +199,7 @@ final class TlsCommand implements Callable<Integer> {
       if (chain.length == 0) {
         throw new CliException(ExitCodes.FAILURE, chainFile + " holds no certificate");
       }
-      TokenKeyStore token = tokenStore(cfg, ctx);
       KeyStore ks = token.store();
-      Provider[] p = {token.provider()};
       PrivateKey key = key(ks, a);
       if (!ks.getCertificate(a).getPublicKey().equals(chain[0].getPublicKey())) {
         throw new CliException(ExitCodes.FAILURE, "the first certificate of " + chainFile
@@ -231,8 +209,6 @@ final class TlsCommand implements Callable<Integer> {
       ctx.out().println("stored a chain of " + chain.length + " certificate(s) with '" + a
           + "' (" + ((X509Certificate) chain[0]).getSubjectX500Principal().getName()
           + ", valid until " + ((X509Certificate) chain[0]).getNotAfter().toInstant() + ")");
-      ctx.out().flush();
-      return ExitCodes.OK;
     }
   }
 }

@@ -4,25 +4,16 @@ import io.imskms.api.config.ApiConfig;
 import io.imskms.cli.CliContext;
 import io.imskms.cli.CliException;
 import io.imskms.cli.ConfigOption;
+import io.imskms.cli.EnrolmentOptions;
 import io.imskms.cli.EnrolmentStation;
 import io.imskms.cli.ExitCodes;
 import io.imskms.client.CleartextCredentialFile;
 import io.imskms.client.Credential;
 import io.imskms.client.DeviceEnrolment;
-import io.imskms.protocol.Identity;
-import io.imskms.protocol.ProtocolException;
-import io.imskms.protocol.Role;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code kms demo enroll}: development provisioning of a demo principal. This process plays the
@@ -44,37 +35,11 @@ import picocli.CommandLine.Spec;
 final class DevEnrollCommand implements Callable<Integer> {
   private final CliContext ctx;
 
-  /** The command-line spelling of the roles. */
-  enum CliRole {
-    ue(Role.UE), mailbox(Role.MAILBOX);
-
-    final Role role;
-
-    CliRole(Role role) {
-      this.role = role;
-    }
-  }
-
-  @Spec
-  CommandSpec spec;
-
   @Mixin
   ConfigOption config;
 
-  @Parameters(index = "0", paramLabel = "ID",
-      description = "the principal's identity, e.g. sip:alice@ims.example.com")
-  String id;
-
-  @Option(names = "--role", required = true, paramLabel = "ue|mailbox",
-      description = "ue (a user's device) or mailbox (a mailbox server)")
-  CliRole role;
-
-  @Option(names = "--out", required = true, paramLabel = "FILE",
-      description = "where to write the credential file (mode 0600)")
-  Path out;
-
-  @Option(names = "--force", description = "replace an existing --out file")
-  boolean force;
+  @Mixin
+  EnrolmentOptions enrolment;
 
   DevEnrollCommand(CliContext ctx) {
     this.ctx = ctx;
@@ -82,27 +47,19 @@ final class DevEnrollCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    String principal;
-    try {
-      principal = Identity.normalise(id);
-    } catch (ProtocolException e) {
-      throw new ParameterException(spec.commandLine(), "ID is not a SIP, SIPS or tel identity"
-          + " in normal form (docs/protocol.md §2)");
-    }
-    if (Files.exists(out) && !force) {
-      throw new CliException(ExitCodes.FAILURE, out + " exists; pass --force to replace it");
-    }
+    String principal = enrolment.principal();
     ApiConfig cfg = config.load(ctx);
-    DeviceEnrolment device = new DeviceEnrolment(role.role, principal);
+    DeviceEnrolment device = new DeviceEnrolment(enrolment.role(), principal);
     Credential cred = device.open(EnrolmentStation.enrol(cfg, ctx, device.requestBytes()));
     try {
-      CleartextCredentialFile.write(cred, out, force);
+      CleartextCredentialFile.write(cred, enrolment.out(), enrolment.force());
     } catch (IOException e) {
-      throw new CliException(ExitCodes.FAILURE, "cannot write " + out + ": " + e.getMessage());
+      throw new CliException(ExitCodes.FAILURE, "cannot write " + enrolment.out() + ": "
+          + e.getMessage());
     }
-    ctx.out().println("enrolled " + principal + " as " + role + " (credential version "
-        + cred.credVersion() + "): device key pair generated here (development provisioning),"
-        + " credential file written to " + out + " (mode 0600)");
+    ctx.out().println("enrolled " + principal + " as " + enrolment.role() + " (credential"
+        + " version " + cred.credVersion() + "): device key pair generated here (development"
+        + " provisioning), credential file written to " + enrolment.out() + " (mode 0600)");
     ctx.out().flush();
     return ExitCodes.OK;
   }
