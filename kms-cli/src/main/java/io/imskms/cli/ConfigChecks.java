@@ -1,5 +1,6 @@
 package io.imskms.cli;
 
+import io.imskms.api.audit.AuditKeys;
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.config.ConfigException;
 import io.imskms.api.tls.TokenKeyStore;
@@ -120,6 +121,7 @@ public final class ConfigChecks {
     if (hsmOk) {
       keys();
     }
+    audit(hsmOk);
     directory();
     tls(pin);
     listenAddress();
@@ -158,6 +160,45 @@ public final class ConfigChecks {
       pass(name, expected.size() + " keys present, KCVs as recorded in " + manifest
           + ", each sensitive and never extractable (" + keys.size() + " long-term keys in the"
           + " token)");
+    } catch (CliException e) {
+      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+    } catch (HsmException e) {
+      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+    }
+  }
+
+  /**
+   * The server refuses to start without a writable audit directory and the checkpoint key in
+   * the token (docs/audit-format.md).
+   */
+  private void audit(boolean hsmOk) {
+    String name = "audit directory writable and signing key present";
+    ApiConfig.Audit a = cfg.audit();
+    Path dir = Path.of(a.dir()).toAbsolutePath();
+    boolean writable = Files.isDirectory(dir) ? Files.isWritable(dir)
+        : !Files.exists(dir) && writableParent(dir);
+    if (!writable) {
+      fail(name, "audit.dir " + dir + (Files.exists(dir) && !Files.isDirectory(dir)
+          ? " is not a directory" : " is not writable by this user (as the service user:"
+          + " chown/chmod, or systemd ReadWritePaths)"), ExitCodes.PREREQUISITE);
+      return;
+    }
+    if (!hsmOk) {
+      fail(name, "audit.dir " + dir + " is writable; the key '" + a.keyLabel()
+          + "' was not looked for (the token is not usable)", ExitCodes.HSM_UNAVAILABLE);
+      return;
+    }
+    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+      if (AuditKeys.present(hsm, a)) {
+        pass(name, dir + "; Ed25519 key '" + a.keyLabel() + "', verifier key "
+            + AuditKeys.verifierKey(hsm, a).encode());
+      } else if (cfg.dev().enabled() || cfg.core().provisionKeys()) {
+        pass(name, dir + "; key '" + a.keyLabel() + "' not yet in the token: core.provisionKeys"
+            + "/dev mode generates it at the first start");
+      } else {
+        fail(name, "the audit checkpoint key '" + a.keyLabel() + "' is not in the token: the"
+            + " server refuses to start without it; run kms token init", ExitCodes.PREREQUISITE);
+      }
     } catch (CliException e) {
       fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
     } catch (HsmException e) {

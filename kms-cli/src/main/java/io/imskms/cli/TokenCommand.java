@@ -1,5 +1,6 @@
 package io.imskms.cli;
 
+import io.imskms.api.audit.AuditKeys;
 import io.imskms.api.config.ApiConfig;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.keys.KeyVersionInfo;
@@ -40,7 +41,9 @@ final class TokenCommand implements Callable<Integer> {
             "Create the token if it does not exist (C_InitToken/C_InitPIN through PKCS#11, " +
             "io.imskms.hsm.TokenSetup), generate the missing long-term keys (version 1 of " +
             "each purpose) inside it, and write the key manifest with their key check " +
-            "values (core.keyManifest). Idempotent: a second run changes nothing. The token " +
+            "values (core.keyManifest), and generate the audit checkpoint key (Ed25519, " +
+            "audit.keyLabel) and print its C2SP verifier key. Idempotent: a second run " +
+            "changes nothing. The token " +
             "is created only when an SO PIN is available (KMS_HSM_SO_PIN or --so-pin-file); " +
             "otherwise it must exist already (a real HSM's token is made by its " +
             "administrator). PINs are read from files or the environment, never printed."})
@@ -88,6 +91,14 @@ final class TokenCommand implements Callable<Integer> {
           ctx.progress("key manifest: " + manifest + " (" + ring.describe().size()
               + " keys; its KCVs are checked at every log-in)");
         }
+        // The audit checkpoint key: its verifier key is what auditors verify the log with.
+        boolean made = AuditKeys.ensure(hsm, cfg.audit());
+        ctx.out().printf("%-18s %-17s %s%n", cfg.audit().keyLabel(), "audit Ed25519",
+            made ? "generated now" : "already in the token");
+        ctx.out().println("audit verifier key: " + AuditKeys.verifierKey(hsm, cfg.audit())
+            .encode());
+        ctx.progress("give the audit verifier key to the auditors (kms audit key prints it"
+            + " again): kms audit verify --key VKEY " + cfg.audit().dir());
       } catch (HsmException e) {
         throw HsmAccess.unavailable(cfg, e);
       }

@@ -46,7 +46,8 @@ class ConfigCheckTest {
         + "tls:\n  certFile: " + tls.serverCert() + "\n  keyFile: " + tls.serverKey()
         + "\n  clientCaFile: " + tls.caCert() + "\n"
         + "core:\n  directoryFile: " + work.resolve("directory.json") + "\n  keyManifest: "
-        + work.resolve("keys.json") + "\n");
+        + work.resolve("keys.json") + "\n"
+        + "audit:\n  dir: " + work.resolve("audit") + "\n");
     CliRun init = CliRun.run(env(Map.of()), "token", "init", "--config", config.toString());
     assertEquals(ExitCodes.OK, init.exitCode(), init.toString());
   }
@@ -90,7 +91,8 @@ class ConfigCheckTest {
     for (String line : new String[] {"configuration parses", "PKCS#11 library present",
         "user PIN available", "PKCS#11 library loads", "token found by label",
         "token offers the required mechanisms", "user login",
-        "long-term keys match the key manifest", "mailbox directory", "TLS material",
+        "long-term keys match the key manifest",
+        "audit directory writable and signing key present", "mailbox directory", "TLS material",
         "listen address free", "writable paths"}) {
       assertTrue(r.out().contains("PASS  " + line), "no PASS line '" + line + "' in\n" + r);
     }
@@ -148,6 +150,17 @@ class ConfigCheckTest {
     CliRun r = check(Map.of("KMS_TLS_KEY_FILE", otherTls.serverKey().toString()));
     assertFails(r, ExitCodes.PREREQUISITE, "TLS material");
     assertTrue(r.out().contains("do not belong together"), r.toString());
+  }
+
+  @Test
+  void auditDirectoryThatIsAFile_orNoAuditKeyInTheToken_isAPrerequisite() throws Exception {
+    Path file = Files.writeString(work.resolve("not-a-dir"), "x");
+    assertFails(check(Map.of("KMS_AUDIT_DIR", file.toString())), ExitCodes.PREREQUISITE,
+        "audit directory writable and signing key present: audit.dir " + file
+            + " is not a directory");
+    CliRun r = check(Map.of("KMS_AUDIT_KEY_LABEL", "kms-audit-ed25519-v9"));
+    assertFails(r, ExitCodes.PREREQUISITE, "audit directory writable and signing key present");
+    assertTrue(r.out().contains("run kms token init"), r.toString());
   }
 
   @Test
