@@ -59,7 +59,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * layout and class paths checked, then a SoftHSM2 token initialised with the distribution's own
  * commands, the TLS key generated in the token, the server started from the distribution with a
  * configuration derived from the production sample, the seed run against it over HTTPS with the
- * demo tools, and the server stopped with SIGTERM. Nothing of the build tree is used.
+ * demo tools, the server stopped with SIGTERM, and its audit log verified offline with only the
+ * verifier key. Nothing of the build tree is used.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DistributionInstalledIT {
@@ -253,6 +254,7 @@ class DistributionInstalledIT {
     adapt.put("poolSize: 8 ", "poolSize: 2 ");
     adapt.put("/etc/ims-kms/directory.json", directory.toString());
     adapt.put("/var/lib/ims-kms/keys.json", work.resolve("keys.json").toString());
+    adapt.put("/var/lib/ims-kms/audit", work.resolve("audit").toString());
     String derived = sample;
     for (Map.Entry<String, String> e : adapt.entrySet()) {
       assertTrue(derived.contains(e.getKey()), "the production sample no longer has "
@@ -337,6 +339,16 @@ class DistributionInstalledIT {
       assertEquals(0, serve.exitValue(), log);
       assertTrue(log.contains("stopped"), log);
     }
+
+    // The audit trail, checked offline as an auditor would: the verifier key from the token,
+    // then the log with nothing but that key.
+    Result key = kms(kms, "audit", "key", "--config", config.toString());
+    assertEquals(0, key.code, key.toString());
+    String vkey = key.out.strip();
+    assertTrue(vkey.contains("+"), key.toString());
+    Result verified = kms(kms, "audit", "verify", "--key", vkey,
+        work.resolve("audit").toString());
+    assertEquals(0, verified.code, verified.toString());
   }
 
   // ------------------------------------------------------------------------------ helpers
