@@ -1,0 +1,812 @@
+package io.imskms.bench;
+
+import io.imskms.client.Bootstrapping;
+import io.imskms.client.ClientSession;
+import io.imskms.client.Credential;
+import io.imskms.client.DeviceEnrolment;
+import io.imskms.client.MailboxClient;
+import io.imskms.client.RandomSource;
+import io.imskms.client.UeClient;
+import io.imskms.core.DeferredDeliveryOptions;
+import io.imskms.core.DeferredDeliveryService;
+import io.imskms.core.LongTermKeys;
+import io.imskms.core.ServerRandom;
+import io.imskms.core.bootstrap.KmsBootstrapper;
+import io.imskms.core.directory.MailboxDirectory;
+import io.imskms.core.enrolment.EcdhEnrolment;
+import io.imskms.core.keys.KeyRing;
+import io.imskms.core.replay.ReplayCache;
+import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.hsm.SoftHsmTestToken;
+import io.imskms.mailbox.KmsHttpClient;
+import io.imskms.protocol.Role;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The HTTP service benchmark (docs/performance.md, "HTTP service benchmark"): a KMS server in its
+ * own JVM, started from the distribution on the benchmark's own SoftHSM2 token, loaded over real
+ * HTTPS through the client SDK (closed loop at several concurrencies, optionally open loop at a
+ * fixed rate), and compared with the HSM bound measured in the same run: the same requests served
+ * by kms-core's {@link DeferredDeliveryService} in this process, on the same token, at the same
+ * thread count, without HTTP. That is the flow's exact operation mix (docs/protocol.md section 12,
+ * pinned by HsmOperationCountTest) plus the request checks, which cost microseconds.
+ *
+ * <p>A measurement, not a test: it exits 0 unless it breaks.
+ */
+public final class HttpBench {
+  static final String ALICE = "sip:alice@ims.example.com";
+  static final String BOB = "sip:bob@ims.example.com";
+  static final String VM_BOB = "sip:vm.bob@ims.example.com";
+
+  /** The flows measured, in order; the names are those of --flows. */
+  enum Flow {
+    BOOTSTRAP("bootstrap", "bootstrap (steps 1a/1b)", 4000),
+    FIG17("fig17", "Figure 17 step 5", 1500),
+    FIG17_E2M("fig17-e2m", "Figure 17 + 19 (Ke2m)", 1200),
+    FIG18("fig18", "Figure 18 step 5", 2000);
+
+    final String key;
+    final String title;
+    /** A generous ceiling of the rate, to size the pre-generated requests of a bound run. */
+    final int ceilingRps;
+
+    Flow(String key, String title, int ceilingRps) {
+      this.key = key;
+      this.title = title;
+      this.ceilingRps = ceilingRps;
+    }
+
+    static Flow of(String key) {
+      for (Flow f : values()) {
+        if (f.key.equals(key)) {
+          return f;
+        }
+      }
+      throw new IllegalArgumentException("unknown flow " + key
+          + " (bootstrap, fig17, fig17-e2m, fig18)");
+    }
+  }
+
+  record Options(boolean quick, List<Integer> concurrency, double seconds, double warmup,
+      List<Flow> flows, List<Integer> otherConcurrency, int reps, double openRate,
+      double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
+      boolean bound) {}
+
+  private final Options o;
+  private final Clock clock = Clock.systemUTC();
+  private final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
+  private final UeClient ue = new UeClient(clock, RandomSource.secure());
+  private final MailboxClient mailbox = new MailboxClient(clock, RandomSource.secure());
+  private final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+
+  private SoftHsmTestToken token;
+  private Pkcs11Hsm hsm;
+  private DeferredDeliveryService service;
+  private Credential alice;
+  private ClientSession sa;
+  private ClientSession sm;
+  private ClientSession sb;
+  private byte[] offerForRetrieval;
+  private byte[] ticketForRetrieval;
+
+  private Process server;
+  private ProcSampler proc;
+  private int port;
+  private Path tlsDir;
+  private Vertx vertx;
+  private final List<KmsHttpClient> ueClients = new ArrayList<>();
+  private final List<KmsHttpClient> mailboxClients = new ArrayList<>();
+  private WebClient metricsClient;
+  private long totalErrors;
+
+  HttpBench(Options o) {
+    this.o = o;
+  }
+
+  public static void main(String[] args) throws Exception {
+    Options o;
+    try {
+      o = parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("kms-bench: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(64);
+      return;
+    }
+    if (o == null) {
+      System.out.println(USAGE);
+      return;
+    }
+    HttpBench b = new HttpBench(o);
+    int rc = 0;
+    try {
+      b.run();
+    } catch (Exception e) {
+      e.printStackTrace();
+      rc = 1;
+    } finally {
+      b.shutdown();
+    }
+    System.exit(rc);
+  }
+
+  static final String USAGE = """
+      Usage: bin/kms bench http [--quick] [--concurrency 1,2,4,8] [--seconds S] [--warmup S]
+                                [--flows bootstrap,fig17,fig17-e2m,fig18] [--reps N]
+                                [--open-rate R] [--open-seconds S] [--server-pool N]
+                                [--server-workers N] [--no-bound]
+        --quick          Figure 17 at 1,2,4,8, the other flows at 4, 3 s steps, then an open
+                         loop at half the best rate; ends with ratio=R p99_ms=P rps=N errors=E
+        --concurrency    closed-loop clients, each with its own keep-alive connection
+        --open-rate R    also an open loop at R requests/s per flow (latency from the intended
+                         send time, so queueing is counted)
+        --server-pool N  the server's hsm.poolSize (default 4); --server-workers: worker.poolSize
+        KMS_JAVA_OPTS    is passed to the server JVM (e.g. -XX:StartFlightRecording=...)
+      """;
+
+  static Options parse(String[] args) {
+    boolean quick = false;
+    String conc = null;
+    String other = null;
+    double seconds = -1;
+    double warmup = -1;
+    String flows = null;
+    int reps = 1;
+    double openRate = 0;
+    double openSeconds = -1;
+    Path kms = null;
+    Path work = Path.of("kms-bench/target/http-bench");
+    int pool = 4;
+    int workers = 0;
+    boolean bound = true;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "-h", "--help" -> {
+          return null;
+        }
+        case "--quick" -> quick = true;
+        case "--no-bound" -> bound = false;
+        default -> {
+          if (i + 1 >= args.length) {
+            throw new IllegalArgumentException("unknown option or missing value: " + a);
+          }
+          String v = args[++i];
+          switch (a) {
+            case "--concurrency" -> conc = v;
+            case "--other-concurrency" -> other = v;
+            case "--seconds" -> seconds = Double.parseDouble(v);
+            case "--warmup" -> warmup = Double.parseDouble(v);
+            case "--flows" -> flows = v;
+            case "--reps" -> reps = Integer.parseInt(v);
+            case "--open-rate" -> openRate = Double.parseDouble(v);
+            case "--open-seconds" -> openSeconds = Double.parseDouble(v);
+            case "--kms" -> kms = Path.of(v);
+            case "--work" -> work = Path.of(v);
+            case "--server-pool" -> pool = Integer.parseInt(v);
+            case "--server-workers" -> workers = Integer.parseInt(v);
+            default -> throw new IllegalArgumentException("unknown option " + a);
+          }
+        }
+      }
+    }
+    if (kms == null) {
+      throw new IllegalArgumentException("--kms PATH (the distribution's bin/kms) is required;"
+          + " bin/kms bench http passes it");
+    }
+    List<Flow> fl = Stream.of((flows != null ? flows : "bootstrap,fig17,fig17-e2m,fig18")
+        .split(",")).map(String::trim).map(Flow::of).toList();
+    return new Options(quick, Stats.intList(conc != null ? conc : quick ? "1,2,4,8" : "1,2,4,8,16"),
+        seconds > 0 ? seconds : quick ? 3 : 8, warmup >= 0 ? warmup : quick ? 1 : 2, fl,
+        other != null ? Stats.intList(other) : quick ? List.of(4) : null, reps, openRate,
+        openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound);
+  }
+
+  // --- set-up ------------------------------------------------------------------------------
+
+  private void run() throws Exception {
+    long started = System.nanoTime();
+    System.out.printf(Locale.ROOT, "kms-bench http: %s, load average %s, %d cores%n",
+        Instant.now(), loadAverage(), Runtime.getRuntime().availableProcessors());
+    setUpToken();
+    startServer();
+    setUpClients();
+    long tokenObjectsBefore = tokenObjects();
+    System.out.printf(Locale.ROOT, "server pid %d, https://localhost:%d, pool %d, RSS %.0f MB;"
+        + " token objects %d%n", server.pid(), port, o.serverPool(), proc.rssBytes() / 1e6,
+        tokenObjectsBefore);
+
+    Map<String, List<Row>> rows = new LinkedHashMap<>();
+    for (int rep = 1; rep <= o.reps(); rep++) {
+      System.out.printf(Locale.ROOT, "%n== repetition %d of %d (load average %s)%n", rep, o.reps(),
+          loadAverage());
+      System.out.println(Row.HEADER);
+      for (Flow f : o.flows()) {
+        List<Integer> cs = f == Flow.FIG17 || o.otherConcurrency() == null ? o.concurrency()
+            : o.otherConcurrency();
+        for (int c : cs) {
+          Row r = step(f, c);
+          System.out.println(r.format(rep));
+          rows.computeIfAbsent(f.key + "/" + c, k -> new ArrayList<>()).add(r);
+        }
+        if (o.openRate() > 0) {
+          Row r = openStep(f, o.openRate(), o.openSeconds());
+          System.out.println(r.format(rep));
+          rows.computeIfAbsent(f.key + "/open", k -> new ArrayList<>()).add(r);
+        }
+      }
+    }
+    if (o.reps() > 1) {
+      System.out.printf(Locale.ROOT, "%nmedian over %d repetitions [spread = (max-min)/median]%n",
+          o.reps());
+      System.out.printf(Locale.ROOT, "%-22s %9s %7s %9s %7s %7s %8s%n", "flow/conc", "rps",
+          "spread", "bound", "ratio", "spread", "p99 ms");
+      for (var e : rows.entrySet()) {
+        List<Double> rps = e.getValue().stream().map(Row::rps).toList();
+        List<Double> ratio = e.getValue().stream().map(Row::ratio).toList();
+        System.out.printf(Locale.ROOT, "%-22s %9.0f %6.0f%% %9.0f %7.2f %6.0f%% %8.2f%n",
+            e.getKey(), Stats.median(rps), 100 * Stats.spread(rps),
+            Stats.median(e.getValue().stream().map(Row::boundRps).toList()),
+            Stats.median(ratio), 100 * Stats.spread(ratio),
+            Stats.median(e.getValue().stream().map(Row::p99).toList()));
+      }
+    }
+
+    // Figure 17 at its best concurrency (median of the repetitions), then half that rate.
+    Row best = null;
+    double openP99 = Double.NaN;
+    if (o.flows().contains(Flow.FIG17)) {
+      List<Double> medRps = new ArrayList<>();
+      for (int c : o.concurrency()) {
+        medRps.add(Stats.median(rows.get("fig17/" + c).stream().map(Row::rps).toList()));
+      }
+      int bi = Stats.best(medRps);
+      int bc = o.concurrency().get(bi);
+      List<Row> bestRows = rows.get("fig17/" + bc);
+      best = bestRows.stream().sorted(Comparator.comparingDouble(Row::ratio))
+          .toList().get(bestRows.size() / 2);
+      double half = medRps.get(bi) / 2;
+      System.out.printf(Locale.ROOT, "%nFigure 17: best concurrency %d (%.0f rps); open loop at"
+          + " half that rate, %.0f rps:%n", bc, medRps.get(bi), half);
+      System.out.println(Row.HEADER);
+      Row open = openStep(Flow.FIG17, half, o.openSeconds());
+      System.out.println(open.format(0));
+      openP99 = open.p99();
+    }
+
+    long tokenObjectsAfter = tokenObjects();
+    System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
+        + " the bound's %d-session pool: %d; server RSS %.0f MB, threads %d, heap %.0f MB;"
+        + " load average %s; %.0f s%n", tokenObjectsBefore, tokenObjectsAfter,
+        hsm.status().poolSize(), hsm.countSessionObjects(), proc.rssBytes() / 1e6,
+        proc.threads(), heapBytes() / 1e6, loadAverage(), (System.nanoTime() - started) / 1e9);
+    if (best != null) {
+      System.out.printf(Locale.ROOT, "ratio=%.2f p99_ms=%.1f rps=%.0f errors=%d%n", best.ratio(),
+          openP99, best.rps(), totalErrors);
+    }
+  }
+
+  private void setUpToken() throws Exception {
+    Path base = Path.of(System.getenv("SOFTHSM2_CONF")).getParent();
+    // Tokens of earlier runs: one run, one token.
+    if (Files.isDirectory(base)) {
+      try (Stream<Path> s = Files.list(base)) {
+        for (Path p : s.filter(p -> p.getFileName().toString().startsWith("tokens-")).toList()) {
+          deleteTree(p);
+        }
+      }
+    }
+    token = SoftHsmTestToken.create();
+    int maxThreads = Math.max(4, o.concurrency().stream().mapToInt(Integer::intValue).max()
+        .orElse(4));
+    hsm = token.open(b -> b.poolSize(maxThreads));
+    KeyRing ring = KeyRing.ensureProvisioned(hsm);
+    Files.createDirectories(o.work());
+    ring.writeManifest(o.work().resolve("keys.json"));
+    Path directoryFile = o.work().resolve("directory.json");
+    Files.writeString(directoryFile, "{\"version\":1,\"mailboxes\":{\"" + VM_BOB
+        + "\":{\"users\":[\"" + BOB + "\"]}}}", StandardCharsets.UTF_8);
+    MailboxDirectory directory = MailboxDirectory.load(directoryFile);
+    LongTermKeys keys = LongTermKeys.of(ring);
+    // As vertx-api's CoreOperations assembles it, with the server's defaults.
+    ReplayCache replay = new ReplayCache(Duration.ofSeconds(300), 1_000_000, clock);
+    DeferredDeliveryOptions options = DeferredDeliveryOptions.DEFAULTS;
+    service = new DeferredDeliveryService(hsm, keys, new KmsBootstrapper(keys, replay, directory,
+        clock, options.btidLifetime(), ServerRandom.HSM), directory, replay, clock, options);
+    // Principals: enrolled through the real ECDH enrolment (5 HSM operations each), bootstrapped
+    // in-process. The KMS keeps no per-user state, so any number of requests can reuse them.
+    EcdhEnrolment enrolment = new EcdhEnrolment(hsm, keys, directory);
+    alice = enrol(enrolment, Role.UE, ALICE);
+    Credential bob = enrol(enrolment, Role.UE, BOB);
+    Credential vmBob = enrol(enrolment, Role.MAILBOX, VM_BOB);
+    sa = bootstrapInProcess(alice);
+    sb = bootstrapInProcess(bob);
+    sm = bootstrapInProcess(vmBob);
+    UeClient.OutgoingOffer offer = ue.offer(sa, BOB);
+    MailboxClient.PendingKeyRequest kr = mailbox.keyRequest(sm, offer.offerBytes(), false);
+    ticketForRetrieval = mailbox.openResponse(kr, service.mailboxKeyRequest(kr.requestBytes()))
+        .ticket();
+    offerForRetrieval = offer.offerBytes();
+  }
+
+  private static Credential enrol(EcdhEnrolment e, Role role, String id) throws Exception {
+    DeviceEnrolment d = new DeviceEnrolment(role, id);
+    return d.open(e.enrol(d.requestBytes()));
+  }
+
+  private ClientSession bootstrapInProcess(Credential c) throws Exception {
+    Bootstrapping.Pending p = bootstrapping.start(c);
+    return bootstrapping.finish(p, service.bootstrap(p.requestBytes()));
+  }
+
+  private void startServer() throws Exception {
+    Path work = o.work().toAbsolutePath();
+    tlsDir = work.resolve("tls");
+    Path audit = work.resolve("audit");
+    deleteTree(audit);
+    deleteTree(tlsDir);
+    Path pin = work.resolve("user.pin");
+    Files.deleteIfExists(pin);
+    Files.createFile(pin, PosixFilePermissions.asFileAttribute(
+        PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(pin, token.userPinForTest());
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path config = work.resolve("kms-bench.yaml");
+    Files.writeString(config, String.join("\n",
+        "# Written by kms-bench for one run (docs/performance.md, HTTP service benchmark).",
+        "http:", "  host: 127.0.0.1", "  port: " + port,
+        "tls:", "  protocols: [TLSv1.3]",
+        "hsm:", "  module: " + token.module(), "  tokenLabel: " + token.label(),
+        "  pinFile: " + pin, "  poolSize: " + o.serverPool(),
+        "worker:", "  poolSize: " + o.serverWorkers(), "  queueLimit: 1024",
+        "core:", "  directoryFile: " + work.resolve("directory.json"),
+        "  provisionKeys: true", "  keyManifest: " + work.resolve("keys.json"),
+        "audit:", "  dir: " + audit,
+        "dev:", "  enabled: true", "  tlsDir: " + tlsDir, "  mailboxes: [" + VM_BOB + "]", ""),
+        StandardCharsets.UTF_8);
+    ProcessBuilder pb = new ProcessBuilder(o.kms().toAbsolutePath().toString(), "serve",
+        "--config", config.toString());
+    pb.environment().remove("KMS_HSM_PIN");
+    pb.environment().remove("KMS_HSM_SO_PIN");
+    pb.environment().put("SOFTHSM2_CONF", token.confFile().toAbsolutePath().toString());
+    pb.environment().putIfAbsent("KMS_LOG_LEVEL", "WARN");
+    pb.redirectErrorStream(true).redirectOutput(work.resolve("server.log").toFile());
+    server = pb.start();
+    proc = new ProcSampler(server.pid());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (!Files.exists(tlsDir.resolve("ca.pem"))
+        || !Files.exists(tlsDir.resolve("clients").resolve(fileName(VM_BOB) + ".pem"))) {
+      checkAlive(deadline, work);
+      Thread.sleep(100);
+    }
+    vertx = Vertx.vertx();
+    KmsHttpClient probe = KmsHttpClient.create(vertx, uri(), tlsDir.resolve("ca.pem"), null, null);
+    try {
+      while (true) {
+        checkAlive(deadline, work);
+        try {
+          if (probe.ready().await()) {
+            break;
+          }
+        } catch (Exception notYet) {
+          // not listening yet
+        }
+        Thread.sleep(200);
+      }
+    } finally {
+      probe.close();
+    }
+  }
+
+  private void checkAlive(long deadline, Path work) throws IOException {
+    if (!server.isAlive() || System.nanoTime() > deadline) {
+      String log = Files.exists(work.resolve("server.log"))
+          ? Files.readString(work.resolve("server.log")) : "";
+      throw new IllegalStateException((server.isAlive() ? "server not ready in 90 s"
+          : "server exited with " + server.exitValue()) + "; its output ("
+          + work.resolve("server.log") + "):\n" + tail(log, 4000));
+    }
+  }
+
+  private static String tail(String s, int n) {
+    return s.length() <= n ? s : s.substring(s.length() - n);
+  }
+
+  private URI uri() {
+    return URI.create("https://localhost:" + port);
+  }
+
+  /** As vertx-api's DevTls names a mailbox's client certificate file. */
+  static String fileName(String identity) {
+    return identity.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.+-]", "_");
+  }
+
+  private void setUpClients() {
+    int n = Math.max(16, Stream.concat(o.concurrency().stream(),
+        o.otherConcurrency() == null ? Stream.empty() : o.otherConcurrency().stream())
+        .mapToInt(Integer::intValue).max().orElse(16));
+    Path ca = tlsDir.resolve("ca.pem");
+    Path cert = tlsDir.resolve("clients").resolve(fileName(VM_BOB) + ".pem");
+    Path key = tlsDir.resolve("clients").resolve(fileName(VM_BOB) + "-key.pem");
+    for (int i = 0; i < n; i++) {
+      ueClients.add(KmsHttpClient.create(vertx, uri(), ca, null, null));
+      mailboxClients.add(KmsHttpClient.create(vertx, uri(), ca, cert, key));
+    }
+    metricsClient = WebClient.create(vertx, new WebClientOptions().setSsl(true)
+        .setVerifyHost(true).setEnabledSecureTransportProtocols(Set.of("TLSv1.3"))
+        .setTrustOptions(new PemTrustOptions().addCertPath(ca.toString()))
+        .setDefaultHost("localhost").setDefaultPort(port));
+  }
+
+  private void shutdown() {
+    for (KmsHttpClient c : ueClients) {
+      c.close();
+    }
+    for (KmsHttpClient c : mailboxClients) {
+      c.close();
+    }
+    if (vertx != null) {
+      vertx.close().await();
+    }
+    if (server != null && server.isAlive()) {
+      server.destroy(); // SIGTERM: a clean stop (and the JFR dump, if recording)
+      try {
+        if (!server.waitFor(30, TimeUnit.SECONDS)) {
+          server.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (hsm != null) {
+      hsm.close();
+    }
+    if (token != null) {
+      token.close();
+    }
+  }
+
+  // --- requests ----------------------------------------------------------------------------
+
+  private byte[] newRequest(Flow f) {
+    try {
+      return switch (f) {
+        case BOOTSTRAP -> bootstrapping.start(alice).requestBytes();
+        case FIG17, FIG17_E2M -> mailbox.keyRequest(sm, ue.offer(sa, BOB).offerBytes(),
+            f == Flow.FIG17_E2M).requestBytes();
+        case FIG18 -> ue.retrieval(sb, offerForRetrieval, ticketForRetrieval).requestBytes();
+      };
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Fresh requests (fresh nonces and timestamps), made before the clock starts. */
+  private ConcurrentLinkedQueue<byte[]> requests(Flow f, double rps, double seconds) {
+    int n = (int) Math.min(200_000, Math.ceil(rps * seconds) + 200);
+    ConcurrentLinkedQueue<byte[]> q = new ConcurrentLinkedQueue<>();
+    for (int i = 0; i < n; i++) {
+      q.add(newRequest(f));
+    }
+    return q;
+  }
+
+  private byte[] take(Flow f, ConcurrentLinkedQueue<byte[]> q, AtomicLong madeLate) {
+    byte[] r = q.poll();
+    if (r == null) {
+      madeLate.incrementAndGet();
+      r = newRequest(f);
+    }
+    return r;
+  }
+
+  private byte[] serveInProcess(Flow f, byte[] request) throws Exception {
+    return switch (f) {
+      case BOOTSTRAP -> service.bootstrap(request);
+      case FIG17, FIG17_E2M -> service.mailboxKeyRequest(request);
+      case FIG18 -> service.retrieveMediaKey(request);
+    };
+  }
+
+  private Future<byte[]> send(Flow f, int client, byte[] request) {
+    return switch (f) {
+      case BOOTSTRAP -> ueClients.get(client % ueClients.size()).bootstrap(request);
+      case FIG17, FIG17_E2M ->
+          mailboxClients.get(client % mailboxClients.size()).mailboxKeyRequest(request);
+      case FIG18 -> ueClients.get(client % ueClients.size()).retrieve(request);
+    };
+  }
+
+  // --- the bound ---------------------------------------------------------------------------
+
+  record Bound(double rps, double cpuMsPerRequest, long errors) {}
+
+  /** The flow served in-process by kms-core on {@code threadCount} threads, no HTTP. */
+  private Bound bound(Flow f, int threadCount) throws InterruptedException {
+    if (!o.bound()) {
+      return new Bound(Double.NaN, Double.NaN, 0);
+    }
+    ConcurrentLinkedQueue<byte[]> q = requests(f, f.ceilingRps, o.warmup() + o.seconds());
+    AtomicLong late = new AtomicLong();
+    AtomicLong done = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    AtomicLong cpu = new AtomicLong();
+    long t0 = System.nanoTime() + (long) (o.warmup() * 1e9);
+    long t1 = t0 + (long) (o.seconds() * 1e9);
+    List<Thread> ts = new ArrayList<>();
+    for (int i = 0; i < threadCount; i++) {
+      Thread t = new Thread(() -> {
+        long cpu0 = -1;
+        long n = 0;
+        while (true) {
+          long now = System.nanoTime();
+          if (now >= t1) {
+            break;
+          }
+          if (cpu0 < 0 && now >= t0) {
+            cpu0 = threads.getCurrentThreadCpuTime();
+          }
+          byte[] r = take(f, q, late);
+          try {
+            serveInProcess(f, r);
+            if (System.nanoTime() >= t0 && System.nanoTime() < t1) {
+              n++;
+            }
+          } catch (Exception e) {
+            errors.incrementAndGet();
+          }
+        }
+        if (cpu0 >= 0) {
+          cpu.addAndGet(threads.getCurrentThreadCpuTime() - cpu0);
+        }
+        done.addAndGet(n);
+      }, "bound-" + i);
+      ts.add(t);
+      t.start();
+    }
+    for (Thread t : ts) {
+      t.join();
+    }
+    if (late.get() > 0) {
+      System.out.printf("  (bound %s/%d: %d requests made during the run)%n", f.key, threadCount,
+          late.get());
+    }
+    return new Bound(Stats.rate(done.get(), t1 - t0),
+        Stats.cpuMsPerRequest(cpu.get(), done.get()), errors.get());
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------------
+
+  record Row(String flow, String mode, double rps, double p50, double p99, double p999,
+      long errors, double cpuMs, double sysShare, double boundRps, double boundCpuMs,
+      double ratio, double rssMb, double heapMb) {
+    static final String HEADER = String.format(Locale.ROOT,
+        "%-3s %-10s %-8s %8s %7s %7s %7s %5s %7s %5s %8s %7s %6s %6s %6s %6s", "rep", "flow",
+        "load", "rps", "p50ms", "p99ms", "p999ms", "err", "srvCPU", "sys%", "bound", "bCPU",
+        "ratio", "cpuX", "RSSMB", "heapMB");
+
+    String format(int rep) {
+      return String.format(Locale.ROOT,
+          "%-3s %-10s %-8s %8.0f %7.2f %7.2f %7.2f %5d %7.3f %4.0f%% %8.0f %7.3f %6.2f %6.2f"
+              + " %6.0f %6.0f", rep == 0 ? "-" : Integer.toString(rep), flow, mode, rps, p50,
+          p99, p999, errors, cpuMs, 100 * sysShare, boundRps, boundCpuMs, ratio,
+          cpuMs / boundCpuMs, rssMb, heapMb);
+    }
+  }
+
+  /** One closed-loop step at concurrency {@code c}: the bound first, then HTTPS. */
+  private Row step(Flow f, int c) throws Exception {
+    Bound b = bound(f, c);
+    double expect = Double.isNaN(b.rps()) ? f.ceilingRps : b.rps() * 1.3;
+    ConcurrentLinkedQueue<byte[]> q = requests(f, expect, o.warmup() + o.seconds());
+    Histogram h = Stats.newHistogram();
+    AtomicLong late = new AtomicLong();
+    AtomicLong done = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    long t0 = System.nanoTime() + (long) (o.warmup() * 1e9);
+    long t1 = t0 + (long) (o.seconds() * 1e9);
+    CountDownLatch finished = new CountDownLatch(c);
+    for (int u = 0; u < c; u++) {
+      int user = u;
+      vertx.runOnContext(v -> loop(f, user, q, late, h, done, errors, t0, t1, finished));
+    }
+    Sample s = sampleWindow(t0, t1);
+    finished.await();
+    totalErrors += errors.get() + b.errors();
+    if (late.get() > 0) {
+      System.out.printf("  (http %s/%d: %d requests made during the run)%n", f.key, c,
+          late.get());
+    }
+    return row(f, "c=" + c, done.get(), t1 - t0, h, errors.get(), s, b);
+  }
+
+  private void loop(Flow f, int user, ConcurrentLinkedQueue<byte[]> q, AtomicLong late,
+      Histogram h, AtomicLong done, AtomicLong errors, long t0, long t1, CountDownLatch end) {
+    long start = System.nanoTime();
+    if (start >= t1) {
+      end.countDown();
+      return;
+    }
+    send(f, user, take(f, q, late)).onComplete(ar -> {
+      long now = System.nanoTime();
+      if (now >= t0 && now < t1) {
+        if (ar.succeeded()) {
+          synchronized (h) {
+            Stats.record(h, now - start);
+          }
+          done.incrementAndGet();
+        } else {
+          errors.incrementAndGet();
+          if (errors.get() <= 3) {
+            System.out.println("  error: " + ar.cause());
+          }
+        }
+      }
+      loop(f, user, q, late, h, done, errors, t0, t1, end);
+    });
+  }
+
+  /** Open loop at {@code rate}: a request every 1/rate s, latency from its intended time. */
+  private Row openStep(Flow f, double rate, double seconds) throws Exception {
+    int c = o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(4);
+    Bound b = bound(f, Math.min(c, 8));
+    ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + seconds);
+    Histogram h = Stats.newHistogram();
+    AtomicLong late = new AtomicLong();
+    AtomicLong done = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    AtomicInteger inFlight = new AtomicInteger();
+    long period = (long) (1e9 / rate);
+    long begin = System.nanoTime() + 50_000_000L;
+    long t0 = begin + (long) (o.warmup() * 1e9);
+    long t1 = t0 + (long) (seconds * 1e9);
+    Thread pacer = new Thread(() -> {
+      for (long i = 0; ; i++) {
+        long intended = begin + i * period;
+        if (intended >= t1) {
+          break;
+        }
+        long wait = intended - System.nanoTime();
+        if (wait > 0) {
+          LockSupport.parkNanos(wait);
+        }
+        boolean counted = intended >= t0;
+        if (inFlight.incrementAndGet() > 2_000) {
+          inFlight.decrementAndGet();
+          if (counted) {
+            errors.incrementAndGet();
+          }
+          continue;
+        }
+        send(f, (int) (i % ueClients.size()), take(f, q, late)).onComplete(ar -> {
+          inFlight.decrementAndGet();
+          if (!counted) {
+            return;
+          }
+          if (ar.succeeded()) {
+            synchronized (h) {
+              Stats.record(h, System.nanoTime() - intended);
+            }
+            done.incrementAndGet();
+          } else {
+            errors.incrementAndGet();
+          }
+        });
+      }
+    }, "open-loop");
+    pacer.start();
+    Sample s = sampleWindow(t0, t1);
+    pacer.join();
+    long drain = System.nanoTime() + 10_000_000_000L;
+    while (inFlight.get() > 0 && System.nanoTime() < drain) {
+      Thread.sleep(10);
+    }
+    totalErrors += errors.get() + b.errors();
+    return row(f, String.format(Locale.ROOT, "%.0f/s", rate), done.get(), t1 - t0, h,
+        errors.get(), s, b);
+  }
+
+  record Sample(ProcSampler.Cpu cpu, long rss, long heap, long nanos) {}
+
+  /** Server CPU over [t0, t1), and RSS and heap at t1. */
+  private Sample sampleWindow(long t0, long t1) throws InterruptedException {
+    sleepUntil(t0);
+    ProcSampler.Cpu c0 = proc.cpu();
+    sleepUntil(t1);
+    ProcSampler.Cpu c1 = proc.cpu();
+    return new Sample(c1.minus(c0), proc.rssBytes(), heapBytes(), t1 - t0);
+  }
+
+  private Row row(Flow f, String mode, long n, long nanos, Histogram h, long errors, Sample s,
+      Bound b) {
+    double rps = Stats.rate(n, nanos);
+    return new Row(f.key, mode, rps, Stats.percentileMs(h, 50), Stats.percentileMs(h, 99),
+        Stats.percentileMs(h, 99.9), errors, Stats.cpuMsPerRequest(s.cpu().total(), n),
+        s.cpu().total() == 0 ? 0 : (double) s.cpu().systemNanos() / s.cpu().total(), b.rps(),
+        b.cpuMsPerRequest(), Stats.ratio(rps, b.rps()), s.rss() / 1e6, s.heap() / 1e6);
+  }
+
+  private static void sleepUntil(long t) throws InterruptedException {
+    long w;
+    while ((w = t - System.nanoTime()) > 0) {
+      Thread.sleep(Math.max(1, w / 1_000_000), 0);
+    }
+  }
+
+  /** jvm_memory_used_bytes{area="heap"} summed over the pools, from the server's /metrics. */
+  private long heapBytes() {
+    try {
+      String text = metricsClient.get("/metrics").send().await().bodyAsString();
+      long sum = 0;
+      for (String line : text.split("\n")) {
+        if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
+          sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+      }
+      return sum;
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  /** Token objects (files) in the benchmark token's directory. */
+  private long tokenObjects() throws IOException {
+    try (Stream<Path> s = Files.walk(token.tokenDir())) {
+      return s.filter(p -> p.getFileName().toString().endsWith(".object")
+          && !p.getFileName().toString().equals("token.object")).count();
+    }
+  }
+
+  static String loadAverage() {
+    try {
+      String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+      return f[0] + " " + f[1] + " " + f[2];
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(p)) {
+      for (Path x : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+}

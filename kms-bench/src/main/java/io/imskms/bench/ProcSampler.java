@@ -1,0 +1,75 @@
+package io.imskms.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** CPU time and resident memory of another process, from /proc/PID/stat and status (Linux). */
+final class ProcSampler {
+  /** USER_HZ: the unit of utime and stime; 100 on every Linux this runs on (getconf CLK_TCK). */
+  private static final long TICK_NANOS = 10_000_000L;
+
+  private final long pid;
+
+  ProcSampler(long pid) {
+    this.pid = pid;
+  }
+
+  /** User and system CPU time of the whole process (all threads), in nanoseconds. */
+  record Cpu(long userNanos, long systemNanos) {
+    long total() {
+      return userNanos + systemNanos;
+    }
+
+    Cpu minus(Cpu o) {
+      return new Cpu(userNanos - o.userNanos, systemNanos - o.systemNanos);
+    }
+  }
+
+  Cpu cpu() {
+    try {
+      return parseStat(Files.readString(Path.of("/proc/" + pid + "/stat")));
+    } catch (IOException e) {
+      return new Cpu(0, 0);
+    }
+  }
+
+  /** Fields 14 and 15 of proc(5) stat, counted after the parenthesised command name. */
+  static Cpu parseStat(String stat) {
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
+    return new Cpu(Long.parseLong(f[11]) * TICK_NANOS, Long.parseLong(f[12]) * TICK_NANOS);
+  }
+
+  /** VmRSS in bytes, or -1 if the process is gone. */
+  long rssBytes() {
+    try {
+      return parseRss(Files.readString(Path.of("/proc/" + pid + "/status")));
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  static long parseRss(String status) {
+    for (String line : status.split("\n")) {
+      if (line.startsWith("VmRSS:")) {
+        String[] p = line.substring(6).trim().split("\\s+");
+        return Long.parseLong(p[0]) * 1024;
+      }
+    }
+    return -1;
+  }
+
+  /** Threads of the process (status Threads:). */
+  int threads() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (line.startsWith("Threads:")) {
+          return Integer.parseInt(line.substring(8).trim());
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return -1;
+    }
+    return -1;
+  }
+}
