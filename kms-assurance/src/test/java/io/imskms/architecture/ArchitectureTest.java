@@ -56,7 +56,10 @@ class ArchitectureTest {
           Set.of("vertx-api", "kms-core", "hsm-adapter", "kms-protocol", "kms-audit")),
       Map.entry("kms-demo",
           Set.of("kms-cli", "kms-client", "reference-mailbox", "kms-protocol", "vertx-api")),
-      Map.entry("hsm-bench", Set.of("hsm-adapter")));
+      Map.entry("hsm-bench", Set.of("hsm-adapter")),
+      // the HTTPS load benchmark: a KMS built in-process, driven through the SDK and the mailbox
+      Map.entry("kms-bench", Set.of("kms-core", "hsm-adapter", "kms-protocol", "kms-client",
+          "reference-mailbox", "vertx-api", "kms-audit")));
 
   /** Modules that hold no Java code by design. */
   static final Set<String> NO_CODE = Set.of("kms-dist", "kms-assurance");

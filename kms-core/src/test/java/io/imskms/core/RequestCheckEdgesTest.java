@@ -52,6 +52,18 @@ class RequestCheckEdgesTest {
   }
 
   @Test
+  void replayWindow_ofExactly1msAndOfTheMaximum_isAccepted_outsideRefused() {
+    MutableClock clock = new MutableClock(NOW);
+    new ReplayCache(Duration.ofMillis(1), 1, clock);
+    new ReplayCache(ReplayCache.MAX_WINDOW, 1, clock);
+    assertThrows(IllegalArgumentException.class,
+        () -> new ReplayCache(Duration.ZERO, 1, clock));
+    assertThrows(IllegalArgumentException.class,
+        () -> new ReplayCache(ReplayCache.MAX_WINDOW.plusMillis(1), 1, clock));
+    assertThrows(IllegalArgumentException.class, () -> new ReplayCache(WINDOW, 0, clock));
+  }
+
+  @Test
   void forget_removesARecordedNonceOnce() throws Exception {
     ReplayCache cache = new ReplayCache(WINDOW, 100, new MutableClock(NOW));
     Instant t = Instant.ofEpochMilli(NOW);

@@ -51,6 +51,15 @@ class BoundaryTest {
   }
 
   @Test
+  void mailboxKeyRequest_flagsZero_doesNotAskForKe2m() throws Exception {
+    byte[] b = new MailboxKeyRequest(false, A, new byte[3], new byte[4], new byte[12],
+        new byte[17]).encode();
+    assertEquals(false, MailboxKeyRequest.decode(b).wantE2m());
+    assertEquals(false, UeADelivery.decode(new UeADelivery(new byte[40], null).encode())
+        .wrappedKe2m() != null);
+  }
+
+  @Test
   void sipIdentity_withEmptyHostBeforeParametersPortOrHeaders_isMalformed() {
     for (String bad : new String[] {"sip:alice@;transport=tcp", "sip:alice@:5060",
         "sip:alice@?x=y", "sips:;a", "sip::5060"}) {
