@@ -110,7 +110,8 @@ class SaturationTest {
           })));
     }
     // POOL tasks run on the worker; wait for them, then give the queued ones time to arrive.
-    assertTrue(started.tryAcquire(POOL, 10, TimeUnit.SECONDS));
+    // Deadlines, not speed limits: generous so that a loaded CI machine does not fail them.
+    assertTrue(started.tryAcquire(POOL, 60, TimeUnit.SECONDS));
     awaitInFlight(POOL + QUEUE);
 
     long t0 = System.nanoTime();
@@ -118,15 +119,16 @@ class SaturationTest {
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertProblem(refused, 503, "SERVER_BUSY");
     assertEquals("3", refused.getHeader("Retry-After"));
-    assertTrue(ms < 2_000, "a refusal must not wait for the queue: " + ms + " ms");
+    // The queue is gated until release below: a refusal that waited for it would never come.
+    assertTrue(ms < 10_000, "a refusal must not wait for the queue: " + ms + " ms");
 
     release.countDown();
-    assertTrue(ctx.awaitCompletion(20, TimeUnit.SECONDS));
+    assertTrue(ctx.awaitCompletion(60, TimeUnit.SECONDS));
     started.drainPermits();
   }
 
   private static void awaitInFlight(int n) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
       String m = kms.ue.get("/metrics").send().await().bodyAsString();
       if (m.contains("kms_worker_in_flight " + n + ".0")) {
