@@ -40,7 +40,7 @@ class KmsCliTest {
     CommandLine cl = KmsCli.commandLine(new CliContext(NO_ENV, new java.io.PrintWriter(
         java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter()),
         StopSignal.when(new java.util.concurrent.CompletableFuture<>())));
-    assertEquals(List.of("serve", "config", "token", "keys", "enroll", "tls", "selftest"),
+    assertEquals(List.of("serve", "config", "token", "keys", "enroll", "tls", "selftest", "audit"),
         List.copyOf(cl.getSubcommands().keySet()));
   }
 
@@ -51,6 +51,8 @@ class KmsCliTest {
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "keys").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "config").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "tls").exitCode());
+    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "audit").exitCode());
+    assertEquals(64, CliRun.run(NO_ENV, "audit", "verify").exitCode(), "no key, no directory");
   }
 
   @Test
