@@ -399,6 +399,13 @@ public final class AuditLog implements AutoCloseable {
 
   private long untilHousekeeping() {
     long now = System.nanoTime();
+    if (healthy && internal.isEmpty() && nextSeq <= checkpointedSize) {
+      // Nothing to write or checkpoint until a record arrives, and its arrival ends the wait.
+      // Without this, a checkpoint that was due with nothing new to sign made the writer poll
+      // with a 1 ns timeout: a spin that took a whole core whenever the server was idle or
+      // between requests (docs/performance.md, HTTP service benchmark).
+      return Long.MAX_VALUE;
+    }
     return healthy ? nextCheckpointNanos - now : nextProbeNanos - now;
   }
 
