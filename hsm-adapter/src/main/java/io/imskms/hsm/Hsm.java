@@ -59,6 +59,22 @@ public interface Hsm extends AutoCloseable {
   /** Pure Ed25519 (CKM_EDDSA, no pre-hash, no context) of {@code message}: 64 bytes. */
   byte[] signEd25519(String label, byte[] message) throws HsmException;
 
+  /**
+   * The values of every private token data object (CKO_DATA, CKA_TOKEN=true, CKA_PRIVATE=true)
+   * labelled {@code label}, in no particular order; empty if there is none. Normally there is at
+   * most one; two are seen only while {@link #replaceDataObject} runs in another process, or after
+   * it was interrupted between its two steps. The values are not secret to the PIN holder but are
+   * readable only after login; their integrity is the caller's to check.
+   */
+  List<byte[]> readDataObjects(String label) throws HsmException;
+
+  /**
+   * Stores {@code value} as the private token data object {@code label}: first creates the new
+   * object, then destroys every other data object with that label, so that a reader in any
+   * process always finds at least one complete value (the old, the new, or both).
+   */
+  void replaceDataObject(String label, byte[] value) throws HsmException;
+
   /** What the token offers, detected at start-up. */
   HsmCapabilities capabilities();
 

@@ -840,6 +840,68 @@ public final class Pkcs11Hsm implements Hsm {
     }));
   }
 
+  // ---------------------------------------------------------------- data objects
+
+  private static final int MAX_DATA_OBJECT = 64 * 1024;
+
+  private static AttributeVector dataObject(String label) {
+    return new AttributeVector().class_(CKO_DATA).token(true).private_(true).label(label);
+  }
+
+  @Override
+  public List<byte[]> readDataObjects(String label) throws HsmException {
+    checkEd25519Label(label);
+    return withReadGate(g -> {
+      synchronized (g.adminLock) {
+        return p11(g, Ckr.Op.FIND, "data object " + label, () -> {
+          List<byte[]> out = new ArrayList<>();
+          for (long h : g.admin.findAllObjectsSingle(dataObject(label))) {
+            try {
+              byte[] v = g.admin.getAttrValues(h, CKA_VALUE).value();
+              out.add(v == null ? new byte[0] : v);
+            } catch (PKCS11Exception e) {
+              if (e.getErrorCode() != CKR_OBJECT_HANDLE_INVALID) {
+                throw e;
+              }
+              // destroyed by another process's replaceDataObject between find and read
+            }
+          }
+          return out;
+        });
+      }
+    });
+  }
+
+  @Override
+  public void replaceDataObject(String label, byte[] value) throws HsmException {
+    checkEd25519Label(label);
+    if (value == null || value.length == 0 || value.length > MAX_DATA_OBJECT) {
+      throw new HsmPolicyException("a data object holds 1.." + MAX_DATA_OBJECT + " bytes");
+    }
+    byte[] v = value.clone();
+    withReadGate(g -> {
+      synchronized (g.adminLock) {
+        return p11(g, Ckr.Op.GENERATE, "data object " + label, () -> {
+          long[] before = g.admin.findAllObjectsSingle(dataObject(label));
+          long created = g.admin.createObject(dataObject(label).modifiable(false).value(v));
+          for (long h : before) {
+            if (h == created) {
+              continue;
+            }
+            try {
+              g.admin.destroyObject(h);
+            } catch (PKCS11Exception e) {
+              if (e.getErrorCode() != CKR_OBJECT_HANDLE_INVALID) {
+                throw e;
+              }
+            }
+          }
+          return null;
+        });
+      }
+    });
+  }
+
   @Override
   public long countSessionObjects() throws HsmException {
     return withReadGate(g -> {

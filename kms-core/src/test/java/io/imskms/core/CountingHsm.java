@@ -171,6 +171,16 @@ final class CountingHsm implements Hsm {
   }
 
   @Override
+  public List<byte[]> readDataObjects(String label) throws HsmException {
+    return delegate.readDataObjects(label);
+  }
+
+  @Override
+  public void replaceDataObject(String label, byte[] value) throws HsmException {
+    delegate.replaceDataObject(label, value);
+  }
+
+  @Override
   public byte[] generateEd25519Key(String label) throws HsmException {
     return delegate.generateEd25519Key(label);
   }
