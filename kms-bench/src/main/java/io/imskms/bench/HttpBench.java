@@ -101,7 +101,7 @@ public final class HttpBench {
   record Options(boolean quick, List<Integer> concurrency, double seconds, double warmup,
       List<Flow> flows, List<Integer> otherConcurrency, int reps, double openRate,
       double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
-      boolean bound) {}
+      boolean bound, double serverWarmup) {}
 
   private final Options o;
   private final Clock clock = Clock.systemUTC();
@@ -109,6 +109,8 @@ public final class HttpBench {
   private final UeClient ue = new UeClient(clock, RandomSource.secure());
   private final MailboxClient mailbox = new MailboxClient(clock, RandomSource.secure());
   private final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+  /** This JVM: the load generator's own CPU (TLS, JSON, the SDK) competes with the server. */
+  private final ProcSampler self = new ProcSampler(ProcessHandle.current().pid());
 
   private SoftHsmTestToken token;
   private Pkcs11Hsm hsm;
@@ -128,7 +130,12 @@ public final class HttpBench {
   private final List<KmsHttpClient> ueClients = new ArrayList<>();
   private final List<KmsHttpClient> mailboxClients = new ArrayList<>();
   private WebClient metricsClient;
+  /** One Vert.x context per client (the open loop sends from it). */
+  private final List<io.vertx.core.Context> contexts = new ArrayList<>();
   private long totalErrors;
+
+  /** Clients of the open loop: each carries one request at a time (no new TLS connections). */
+  static final int OPEN_LOOP_CLIENTS = 64;
 
   HttpBench(Options o) {
     this.o = o;
@@ -165,7 +172,7 @@ public final class HttpBench {
       Usage: bin/kms bench http [--quick] [--concurrency 1,2,4,8] [--seconds S] [--warmup S]
                                 [--flows bootstrap,fig17,fig17-e2m,fig18] [--reps N]
                                 [--open-rate R] [--open-seconds S] [--server-pool N]
-                                [--server-workers N] [--no-bound]
+                                [--server-workers N] [--server-warmup S] [--no-bound]
         --quick          Figure 17 at 1,2,4,8, the other flows at 4, 3 s steps, then an open
                          loop at half the best rate; ends with ratio=R p99_ms=P rps=N errors=E
         --concurrency    closed-loop clients, each with its own keep-alive connection
@@ -190,6 +197,7 @@ public final class HttpBench {
     int pool = 4;
     int workers = 0;
     boolean bound = true;
+    double serverWarmup = -1;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -216,6 +224,7 @@ public final class HttpBench {
             case "--work" -> work = Path.of(v);
             case "--server-pool" -> pool = Integer.parseInt(v);
             case "--server-workers" -> workers = Integer.parseInt(v);
+            case "--server-warmup" -> serverWarmup = Double.parseDouble(v);
             default -> throw new IllegalArgumentException("unknown option " + a);
           }
         }
@@ -230,7 +239,8 @@ public final class HttpBench {
     return new Options(quick, Stats.intList(conc != null ? conc : quick ? "1,2,4,8" : "1,2,4,8,16"),
         seconds > 0 ? seconds : quick ? 3 : 8, warmup >= 0 ? warmup : quick ? 1 : 2, fl,
         other != null ? Stats.intList(other) : quick ? List.of(4) : null, reps, openRate,
-        openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound);
+        openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound,
+        serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10);
   }
 
   // --- set-up ------------------------------------------------------------------------------
@@ -247,6 +257,16 @@ public final class HttpBench {
         + " token objects %d%n", server.pid(), port, o.serverPool(), proc.rssBytes() / 1e6,
         tokenObjectsBefore);
 
+    // JIT warm-up of the server (and of this JVM's client side), not reported.
+    for (Flow f : o.flows()) {
+      warmUp(f, o.serverWarmup());
+    }
+    System.out.printf(Locale.ROOT, "warmed up: server CPU so far %.1f s, RSS %.0f MB; %.0f s"
+        + " since start%n", proc.cpu().total() / 1e9, proc.rssBytes() / 1e6,
+        (System.nanoTime() - started) / 1e9);
+
+    Map<String, Long> threadCpu0 = proc.threadCpu();
+    ProcSampler.Cpu cpu0 = proc.cpu();
     Map<String, List<Row>> rows = new LinkedHashMap<>();
     for (int rep = 1; rep <= o.reps(); rep++) {
       System.out.printf(Locale.ROOT, "%n== repetition %d of %d (load average %s)%n", rep, o.reps(),
@@ -305,6 +325,19 @@ public final class HttpBench {
       openP99 = open.p99();
     }
 
+    // Where the server's CPU went over all measured steps, by thread group (/proc task stat).
+    Map<String, Long> threadCpu1 = proc.threadCpu();
+    long all = proc.cpu().minus(cpu0).total();
+    System.out.printf(Locale.ROOT, "%nserver CPU by thread group over the measured steps (%.1f s"
+        + " in all, %.0f%% system):%n", all / 1e9,
+        100.0 * proc.cpu().minus(cpu0).systemNanos() / Math.max(1, all));
+    threadCpu1.entrySet().stream()
+        .map(e -> Map.entry(e.getKey(), e.getValue() - threadCpu0.getOrDefault(e.getKey(), 0L)))
+        .filter(e -> e.getValue() > 0)
+        .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(12)
+        .forEach(e -> System.out.printf(Locale.ROOT, "  %-28s %7.1f s %5.1f%%%n", e.getKey(),
+            e.getValue() / 1e9, 100.0 * e.getValue() / Math.max(1, all)));
+
     long tokenObjectsAfter = tokenObjects();
     System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
         + " the bound's %d-session pool: %d; server RSS %.0f MB, threads %d, heap %.0f MB;"
@@ -333,6 +366,7 @@ public final class HttpBench {
     hsm = token.open(b -> b.poolSize(maxThreads));
     KeyRing ring = KeyRing.ensureProvisioned(hsm);
     Files.createDirectories(o.work());
+    Files.deleteIfExists(o.work().resolve("keys.json")); // an earlier run's token
     ring.writeManifest(o.work().resolve("keys.json"));
     Path directoryFile = o.work().resolve("directory.json");
     Files.writeString(directoryFile, "{\"version\":1,\"mailboxes\":{\"" + VM_BOB
@@ -405,6 +439,13 @@ public final class HttpBench {
     pb.environment().putIfAbsent("KMS_LOG_LEVEL", "WARN");
     pb.redirectErrorStream(true).redirectOutput(work.resolve("server.log").toFile());
     server = pb.start();
+    Process started = server;
+    // Interrupted (Ctrl-C, timeout): stop the server too, with SIGTERM.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (started.isAlive()) {
+        started.destroy();
+      }
+    }, "stop-server"));
     proc = new ProcSampler(server.pid());
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     while (!Files.exists(tlsDir.resolve("ca.pem"))
@@ -455,7 +496,7 @@ public final class HttpBench {
   }
 
   private void setUpClients() {
-    int n = Math.max(16, Stream.concat(o.concurrency().stream(),
+    int n = Math.max(OPEN_LOOP_CLIENTS, Stream.concat(o.concurrency().stream(),
         o.otherConcurrency() == null ? Stream.empty() : o.otherConcurrency().stream())
         .mapToInt(Integer::intValue).max().orElse(16));
     Path ca = tlsDir.resolve("ca.pem");
@@ -464,6 +505,7 @@ public final class HttpBench {
     for (int i = 0; i < n; i++) {
       ueClients.add(KmsHttpClient.create(vertx, uri(), ca, null, null));
       mailboxClients.add(KmsHttpClient.create(vertx, uri(), ca, cert, key));
+      contexts.add(vertx.getOrCreateContext());
     }
     metricsClient = WebClient.create(vertx, new WebClientOptions().setSsl(true)
         .setVerifyHost(true).setEnabledSecureTransportProtocols(Set.of("TLSv1.3"))
@@ -611,18 +653,19 @@ public final class HttpBench {
   // --- HTTP ---------------------------------------------------------------------------------
 
   record Row(String flow, String mode, double rps, double p50, double p99, double p999,
-      long errors, double cpuMs, double sysShare, double boundRps, double boundCpuMs,
+      long errors, double cpuMs, double sysShare, double clientCpuMs, double boundRps, double boundCpuMs,
       double ratio, double rssMb, double heapMb) {
     static final String HEADER = String.format(Locale.ROOT,
-        "%-3s %-10s %-8s %8s %7s %7s %7s %5s %7s %5s %8s %7s %6s %6s %6s %6s", "rep", "flow",
-        "load", "rps", "p50ms", "p99ms", "p999ms", "err", "srvCPU", "sys%", "bound", "bCPU",
+        "%-3s %-10s %-8s %8s %7s %7s %7s %5s %7s %5s %6s %8s %7s %6s %6s %6s %6s", "rep",
+        "flow", "load", "rps", "p50ms", "p99ms", "p999ms", "err", "srvCPU", "sys%", "cliCPU",
+        "bound", "bCPU",
         "ratio", "cpuX", "RSSMB", "heapMB");
 
     String format(int rep) {
       return String.format(Locale.ROOT,
-          "%-3s %-10s %-8s %8.0f %7.2f %7.2f %7.2f %5d %7.3f %4.0f%% %8.0f %7.3f %6.2f %6.2f"
+          "%-3s %-10s %-8s %8.0f %7.2f %7.2f %7.2f %5d %7.3f %4.0f%% %6.3f %8.0f %7.3f %6.2f %6.2f"
               + " %6.0f %6.0f", rep == 0 ? "-" : Integer.toString(rep), flow, mode, rps, p50,
-          p99, p999, errors, cpuMs, 100 * sysShare, boundRps, boundCpuMs, ratio,
+          p99, p999, errors, cpuMs, 100 * sysShare, clientCpuMs, boundRps, boundCpuMs, ratio,
           cpuMs / boundCpuMs, rssMb, heapMb);
     }
   }
@@ -651,6 +694,28 @@ public final class HttpBench {
           late.get());
     }
     return row(f, "c=" + c, done.get(), t1 - t0, h, errors.get(), s, b);
+  }
+
+  /** Closed loop at 4 clients for {@code seconds}, and the bound for 1 s; nothing recorded. */
+  private void warmUp(Flow f, double seconds) throws Exception {
+    ConcurrentLinkedQueue<byte[]> q = requests(f, f.ceilingRps, seconds);
+    long t0 = System.nanoTime();
+    long t1 = t0 + (long) (seconds * 1e9);
+    CountDownLatch finished = new CountDownLatch(4);
+    AtomicLong errors = new AtomicLong();
+    for (int u = 0; u < 4; u++) {
+      int user = u;
+      vertx.runOnContext(v -> loop(f, user, q, new AtomicLong(), Stats.newHistogram(),
+          new AtomicLong(), errors, t0, t1, finished));
+    }
+    finished.await();
+    if (o.bound()) {
+      ConcurrentLinkedQueue<byte[]> b = requests(f, f.ceilingRps, 1);
+      long end = System.nanoTime() + 1_000_000_000L;
+      while (System.nanoTime() < end && !b.isEmpty()) {
+        serveInProcess(f, b.poll());
+      }
+    }
   }
 
   private void loop(Flow f, int user, ConcurrentLinkedQueue<byte[]> q, AtomicLong late,
@@ -684,11 +749,31 @@ public final class HttpBench {
     int c = o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(4);
     Bound b = bound(f, Math.min(c, 8));
     ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + seconds);
+    // Every client's keep-alive connection open (TLS handshakes done) before the clock starts.
+    List<KmsHttpClient> kind = f == Flow.FIG17 || f == Flow.FIG17_E2M ? mailboxClients
+        : ueClients;
+    long th = System.nanoTime();
+    for (int i = 0; i < OPEN_LOOP_CLIENTS; i++) {
+      int ci = i;
+      contexts.get(i).runOnContext(v -> kind.get(ci).ready());
+    }
+    List<Future<Boolean>> touched = new ArrayList<>();
+    for (int i = 0; i < OPEN_LOOP_CLIENTS; i++) {
+      touched.add(kind.get(i).ready());
+    }
+    Future.join(touched).await();
+    System.out.printf(Locale.ROOT, "  (open loop: %d clients connected in %.1f s)%n",
+        OPEN_LOOP_CLIENTS, (System.nanoTime() - th) / 1e9);
     Histogram h = Stats.newHistogram();
     AtomicLong late = new AtomicLong();
     AtomicLong done = new AtomicLong();
     AtomicLong errors = new AtomicLong();
     AtomicInteger inFlight = new AtomicInteger();
+    ConcurrentLinkedQueue<Integer> idle = new ConcurrentLinkedQueue<>();
+    for (int i = 0; i < OPEN_LOOP_CLIENTS; i++) {
+      idle.add(i);
+    }
+    AtomicLong shared = new AtomicLong();
     long period = (long) (1e9 / rate);
     long begin = System.nanoTime() + 50_000_000L;
     long t0 = begin + (long) (o.warmup() * 1e9);
@@ -711,8 +796,19 @@ public final class HttpBench {
           }
           continue;
         }
-        send(f, (int) (i % ueClients.size()), take(f, q, late)).onComplete(ar -> {
+        Integer client = idle.poll();
+        if (client == null) {
+          shared.incrementAndGet(); // more in flight than clients: one waits for a connection
+        }
+        int ci = client != null ? client : (int) (i % OPEN_LOOP_CLIENTS);
+        byte[] request = take(f, q, late);
+        // Sent from the client's own context, as the closed loop does: a call from a plain
+        // thread gets a new context each time, which costs the client far more CPU.
+        contexts.get(ci).runOnContext(v -> send(f, ci, request).onComplete(ar -> {
           inFlight.decrementAndGet();
+          if (client != null) {
+            idle.add(client);
+          }
           if (!counted) {
             return;
           }
@@ -724,7 +820,7 @@ public final class HttpBench {
           } else {
             errors.incrementAndGet();
           }
-        });
+        }));
       }
     }, "open-loop");
     pacer.start();
@@ -735,19 +831,25 @@ public final class HttpBench {
       Thread.sleep(10);
     }
     totalErrors += errors.get() + b.errors();
+    if (shared.get() > 0) {
+      System.out.printf("  (open loop: %d requests found all %d clients busy)%n", shared.get(),
+          OPEN_LOOP_CLIENTS);
+    }
     return row(f, String.format(Locale.ROOT, "%.0f/s", rate), done.get(), t1 - t0, h,
         errors.get(), s, b);
   }
 
-  record Sample(ProcSampler.Cpu cpu, long rss, long heap, long nanos) {}
+  record Sample(ProcSampler.Cpu cpu, ProcSampler.Cpu client, long rss, long heap, long nanos) {}
 
   /** Server CPU over [t0, t1), and RSS and heap at t1. */
   private Sample sampleWindow(long t0, long t1) throws InterruptedException {
     sleepUntil(t0);
     ProcSampler.Cpu c0 = proc.cpu();
+    ProcSampler.Cpu m0 = self.cpu();
     sleepUntil(t1);
     ProcSampler.Cpu c1 = proc.cpu();
-    return new Sample(c1.minus(c0), proc.rssBytes(), heapBytes(), t1 - t0);
+    ProcSampler.Cpu m1 = self.cpu();
+    return new Sample(c1.minus(c0), m1.minus(m0), proc.rssBytes(), heapBytes(), t1 - t0);
   }
 
   private Row row(Flow f, String mode, long n, long nanos, Histogram h, long errors, Sample s,
@@ -755,7 +857,8 @@ public final class HttpBench {
     double rps = Stats.rate(n, nanos);
     return new Row(f.key, mode, rps, Stats.percentileMs(h, 50), Stats.percentileMs(h, 99),
         Stats.percentileMs(h, 99.9), errors, Stats.cpuMsPerRequest(s.cpu().total(), n),
-        s.cpu().total() == 0 ? 0 : (double) s.cpu().systemNanos() / s.cpu().total(), b.rps(),
+        s.cpu().total() == 0 ? 0 : (double) s.cpu().systemNanos() / s.cpu().total(),
+        Stats.cpuMsPerRequest(s.client().total(), n), b.rps(),
         b.cpuMsPerRequest(), Stats.ratio(rps, b.rps()), s.rss() / 1e6, s.heap() / 1e6);
   }
 

@@ -59,6 +59,27 @@ final class ProcSampler {
     return -1;
   }
 
+  /**
+   * CPU time (user + system, ns) of the process's threads grouped by name, digits folded
+   * ("vert.x-eventloop-thread-N"), from /proc/PID/task/TID/stat and comm.
+   */
+  java.util.Map<String, Long> threadCpu() {
+    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+      for (Path t : tasks.toList()) {
+        try {
+          String name = Files.readString(t.resolve("comm")).trim().replaceAll("[0-9]+", "N");
+          out.merge(name, parseStat(Files.readString(t.resolve("stat"))).total(), Long::sum);
+        } catch (IOException gone) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return out;
+    }
+    return out;
+  }
+
   /** Threads of the process (status Threads:). */
   int threads() {
     try {
