@@ -1,6 +1,7 @@
 package io.imskms.core;
 
 import io.imskms.core.keys.KeyPurpose;
+import io.imskms.core.keys.KeyRetiredException;
 import io.imskms.core.keys.UnknownKeyVersionException;
 import io.imskms.core.replay.ReplayException;
 import io.imskms.hsm.HsmException;
@@ -91,6 +92,10 @@ public final class KmsException extends Exception {
 
   public static KmsException of(UnknownKeyVersionException e) {
     return new KmsException(ErrorCode.UNKNOWN_KEY_VERSION, e.getMessage(), e);
+  }
+
+  public static KmsException of(KeyRetiredException e) {
+    return new KmsException(ErrorCode.KEY_RETIRED, e.getMessage(), e);
   }
 
   public static KmsException unknownVersion(KeyPurpose p, int v) {

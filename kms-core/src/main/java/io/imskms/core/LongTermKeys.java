@@ -1,6 +1,7 @@
 package io.imskms.core;
 
 import io.imskms.core.keys.KeyPurpose;
+import io.imskms.core.keys.KeyRetiredException;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.keys.UnknownKeyVersionException;
 import io.imskms.hsm.KeyRef;
@@ -16,7 +17,10 @@ public interface LongTermKeys {
   /** The version new B-TIDs, tickets and media keys use. */
   int activeVersion(KeyPurpose purpose) throws KmsException;
 
-  /** The key of that purpose and version; UNKNOWN_KEY_VERSION if the token does not hold it. */
+  /**
+   * The key of that purpose and version; UNKNOWN_KEY_VERSION if the token does not hold it,
+   * KEY_RETIRED if the operator retired it.
+   */
   KeyRef key(KeyPurpose purpose, int version) throws KmsException;
 
   /** The key ring's keys. */
@@ -33,6 +37,8 @@ public interface LongTermKeys {
         try {
           return ring.version(purpose, version);
         } catch (UnknownKeyVersionException e) {
+          throw KmsException.of(e);
+        } catch (KeyRetiredException e) {
           throw KmsException.of(e);
         }
       }

@@ -33,7 +33,9 @@ public enum ErrorCode {
   /** Anything else: an internal failure. Nothing more is said. */
   INTERNAL(13),
   /** The KMS is saturated (e.g. the replay cache is full of unexpired entries); retry later. */
-  BUSY(14);
+  BUSY(14),
+  /** A message names a long-term key version the operator retired: start again. */
+  KEY_RETIRED(15);
 
   private final int number;
 

@@ -1,7 +1,9 @@
 package io.imskms.core.keys;
 
 import io.imskms.hsm.LongTermKeyInfo;
+import java.time.Instant;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * One version of one long-term key as {@link KeyRing#describe()} lists it (for {@code kms keys
@@ -9,12 +11,25 @@ import java.util.Objects;
  *
  * @param purpose what the key is for
  * @param key label, version, spec and key check value as the token reports them
- * @param active whether this is the version new messages use
+ * @param state its lifecycle state as the ring last read it
+ * @param created when it was generated or first recorded, if known
+ * @param activated when it became active (for a staged rotation: when it will), if ever
+ * @param retired when it was retired, if it is
  */
-public record KeyVersionInfo(KeyPurpose purpose, LongTermKeyInfo key, boolean active) {
+public record KeyVersionInfo(KeyPurpose purpose, LongTermKeyInfo key, KeyState state,
+    Optional<Instant> created, Optional<Instant> activated, Optional<Instant> retired) {
   public KeyVersionInfo {
     Objects.requireNonNull(purpose, "purpose");
     Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(state, "state");
+    Objects.requireNonNull(created, "created");
+    Objects.requireNonNull(activated, "activated");
+    Objects.requireNonNull(retired, "retired");
+  }
+
+  /** Whether this is the version new messages use. */
+  public boolean active() {
+    return state == KeyState.ACTIVE;
   }
 
   /** The token label without version, e.g. {@code kms-ticket-root}. */
@@ -34,7 +49,7 @@ public record KeyVersionInfo(KeyPurpose purpose, LongTermKeyInfo key, boolean ac
 
   @Override
   public String toString() {
-    return purpose + " " + purpose.id(key.version()) + " kcv=" + key.kcv()
-        + (active ? " (active)" : "");
+    return purpose + " " + purpose.id(key.version()) + " kcv=" + key.kcv() + " "
+        + state.cliName();
   }
 }
