@@ -12,6 +12,7 @@ import io.imskms.core.directory.MailboxDirectoryException;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.replay.ReplayCache;
 import io.imskms.hsm.Hsm;
+import io.imskms.hsm.HsmException;
 import io.imskms.protocol.BootstrapRequest;
 import io.imskms.protocol.BootstrapResponse;
 import io.imskms.protocol.ErrorCode;
@@ -23,6 +24,7 @@ import io.imskms.protocol.RetrievalResponse;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,10 +35,16 @@ final class CoreOperations implements KmsOperations {
 
   private final DeferredDeliveryService service;
   private final MailboxDirectory directory;
+  private final KeyRing ring;
 
   CoreOperations(DeferredDeliveryService service, MailboxDirectory directory) {
+    this(service, directory, null);
+  }
+
+  CoreOperations(DeferredDeliveryService service, MailboxDirectory directory, KeyRing ring) {
     this.service = Objects.requireNonNull(service);
     this.directory = directory;
+    this.ring = ring;
   }
 
   /**
@@ -67,12 +75,34 @@ final class CoreOperations implements KmsOperations {
     KmsBootstrapper bootstrapper = new KmsBootstrapper(keys, replay, directory, clock,
         options.btidLifetime(), ServerRandom.HSM);
     return new CoreOperations(new DeferredDeliveryService(hsm, keys, bootstrapper, directory,
-        replay, clock, options), directory);
+        replay, clock, options), directory, ring);
   }
 
   /** What a directory check did: nothing, a reload, or a refused file (old contents stay). */
   record DirectoryReload(boolean reloaded, String error) {
     static final DirectoryReload UNCHANGED = new DirectoryReload(false, null);
+  }
+
+  /** What a key poll did: the versions that appeared or changed state, or why it failed. */
+  record KeyRefresh(List<String> changes, String error) {
+    static final KeyRefresh UNCHANGED = new KeyRefresh(List.of(), null);
+  }
+
+  /**
+   * Re-reads the long-term keys and their lifecycle record from the token (docs/architecture.md,
+   * "Key lifecycle"); on a failure (record not verifying, token unreachable) the previous state
+   * stays in force. Called every {@code core.keyPollSeconds}, never per request.
+   */
+  KeyRefresh refreshKeys() {
+    if (ring == null) {
+      return KeyRefresh.UNCHANGED;
+    }
+    try {
+      return new KeyRefresh(ring.refresh(), null);
+    } catch (HsmException e) {
+      LOG.error("long-term keys not re-read, previous state stays: {}", e.getMessage());
+      return new KeyRefresh(List.of(), e.getMessage());
+    }
   }
 
   /** Re-reads the mailbox directory if its file changed; a bad file keeps the old contents. */

@@ -31,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -144,6 +145,12 @@ public final class KmsApplication implements AutoCloseable {
               recordReload(log, core.reloadDirectory(), lastError);
               return null;
             }));
+        String[] lastKeyError = {null};
+        v.setPeriodic(config.core().keyPollSeconds() * 1000L,
+            id -> v.executeBlocking(() -> {
+              recordKeyRefresh(log, core.refreshKeys(), lastKeyError);
+              return null;
+            }));
       }
       watchHsm(vertx, hsm, log);
       try {
@@ -218,6 +225,35 @@ public final class KmsApplication implements AutoCloseable {
         }
       });
     });
+  }
+
+  /**
+   * Records what this node observed of the long-term key lifecycle: each version that appeared or
+   * changed state (the CLI that changed it cannot write this node's log), and a failing poll
+   * once per distinct error.
+   */
+  private static void recordKeyRefresh(AuditLog audit, CoreOperations.KeyRefresh r,
+      String[] lastError) {
+    List<AuditEvent> events = new java.util.ArrayList<>();
+    for (String change : r.changes()) {
+      events.add(AuditEvent.builder("keys.state", AuditEvent.Outcome.OK)
+          .detail("observed: " + change).build());
+    }
+    if (r.error() == null) {
+      lastError[0] = null;
+    } else if (!r.error().equals(lastError[0])) {
+      lastError[0] = r.error();
+      events.add(AuditEvent.builder("keys.state", AuditEvent.Outcome.FAULT)
+          .code("KEY_STATE_UNREADABLE")
+          .detail("long-term keys not re-read, previous state stays: " + r.error()).build());
+    }
+    for (AuditEvent e : events) {
+      audit.append(e).whenComplete((x, t) -> {
+        if (t != null) {
+          LOG.error("audit record {} not written: {}", e.event(), t.getMessage());
+        }
+      });
+    }
   }
 
   private static void recordReload(AuditLog audit, CoreOperations.DirectoryReload r,

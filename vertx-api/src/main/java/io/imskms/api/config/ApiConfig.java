@@ -109,10 +109,25 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
    * @param provisionKeys generate missing long-term keys (version 1) in the token at start-up
    * @param keyManifest the key manifest file; when it exists its key check values are checked at
    *     every login, and it is written after provisioning; empty for none
+   * @param keyPollSeconds how often a server re-reads the token's long-term keys and their
+   *     lifecycle record (docs/architecture.md, "Key lifecycle")
+   * @param keyStagingSeconds how long after {@code kms keys rotate} (or {@code kms keys state ...
+   *     active} of a new version) the new version becomes active; must exceed two poll
+   *     intervals plus the nodes' clock skew
    */
   public record Core(String directoryFile, int directoryReloadSeconds, long replayWindowSeconds,
       int replayMaxEntries, long btidLifetimeSeconds, long ticketRetentionSeconds,
-      boolean provisionKeys, String keyManifest) {}
+      boolean provisionKeys, String keyManifest, int keyPollSeconds, int keyStagingSeconds) {
+    public Core {
+      if (keyPollSeconds < 1) {
+        throw new IllegalArgumentException("core.keyPollSeconds must be at least 1");
+      }
+      if (keyStagingSeconds <= 2 * keyPollSeconds) {
+        throw new IllegalArgumentException("core.keyStagingSeconds must exceed two poll"
+            + " intervals (2 x core.keyPollSeconds)");
+      }
+    }
+  }
 
   /**
    * @param enabled create and reuse self-signed TLS material under {@code tlsDir}
