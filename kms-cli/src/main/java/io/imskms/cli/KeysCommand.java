@@ -1,36 +1,99 @@
 package io.imskms.cli;
 
 import io.imskms.api.config.ApiConfig;
+import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.keys.KeyRing;
+import io.imskms.core.keys.KeyState;
 import io.imskms.core.keys.KeyVersionInfo;
+import io.imskms.core.keys.UnknownKeyVersionException;
 import io.imskms.hsm.HsmException;
+import io.imskms.hsm.HsmIntegrityException;
+import io.imskms.hsm.HsmPolicyException;
 import io.imskms.hsm.Pkcs11Hsm;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code kms keys ...}: the long-term keys. */
+/**
+ * {@code kms keys ...}: the long-term keys and their lifecycle (docs/cli.md, docs/architecture.md
+ * "Key lifecycle"). The lifecycle record lives in the token, so every node using the token sees a
+ * change within {@code core.keyPollSeconds}; this command does not write any node's audit log
+ * (each server records what it observes, event {@code keys.state}).
+ */
 @Command(name = "keys", mixinStandardHelpOptions = true,
-    description = "Inspect the long-term keys.", subcommands = KeysCommand.ListKeys.class)
+    description = "Inspect and rotate the long-term keys, and set the state of a version.",
+    subcommands = {KeysCommand.ListKeys.class, KeysCommand.Rotate.class,
+        KeysCommand.SetState.class})
 final class KeysCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "name a subcommand: list");
+    throw new ParameterException(spec.commandLine(), "name a subcommand: list, rotate, state");
+  }
+
+  /** The purpose an operator names: as {@code keys list} prints it, or by its token label. */
+  static KeyPurpose purpose(CommandSpec spec, String name) {
+    for (KeyPurpose p : KeyPurpose.values()) {
+      if (p.name().equalsIgnoreCase(name) || p.label().equals(name)) {
+        return p;
+      }
+    }
+    throw new ParameterException(spec.commandLine(), "unknown key purpose '" + name
+        + "'; one of " + java.util.Arrays.toString(KeyPurpose.values()));
+  }
+
+  private static String time(Optional<Instant> t) {
+    return t.map(Instant::toString).orElse("-");
+  }
+
+  static void print(CliContext ctx, List<KeyVersionInfo> keys) {
+    String format = "%-16s %7s  %-12s %-16s %-20s %-20s %-20s%n";
+    ctx.out().printf(format, "LABEL", "VERSION", "STATE", "KCV", "CREATED", "ACTIVATED",
+        "RETIRED");
+    for (KeyVersionInfo k : keys) {
+      ctx.out().printf(format, k.label(), k.version(), k.state().cliName(), k.kcv(),
+          time(k.created()), time(k.activated()), time(k.retired()));
+    }
+  }
+
+  /** Writes the key manifest if one is configured (a rotation adds a key to it). */
+  static void updateManifest(CliContext ctx, ApiConfig cfg, KeyRing ring) throws CliException {
+    String manifest = cfg.core().keyManifest();
+    if (manifest.isBlank()) {
+      ctx.progress("core.keyManifest is not configured: no manifest updated");
+      return;
+    }
+    try {
+      ring.writeManifest(Path.of(manifest));
+    } catch (IOException e) {
+      throw new CliException(ExitCodes.FAILURE, "manifest " + manifest + " not updated: "
+          + e.getMessage());
+    }
+    ctx.progress("key manifest updated: " + manifest + " (copy it to every node)");
   }
 
   /** {@code kms keys list}. */
   @Command(name = "list", mixinStandardHelpOptions = true,
       description = {
-            "List every long-term key in the token: label, version, purpose, state (active " +
-            "= used for new messages, old = still accepted in messages that name it) and " +
-            "key check value (computed in the HSM; reveals nothing about the key)."})
+            "List every long-term key version in the token: label, version, state (active = " +
+            "used for new messages; decrypt-only = accepted in messages that name it; retired " +
+            "= refused with KEY_RETIRED), key check value (computed in the HSM; reveals " +
+            "nothing about the key), and when it was created, activated (for a staged " +
+            "rotation: when it will be) and retired (UTC). Times are '-' when unknown (keys " +
+            "made before lifecycle records existed)."})
   static final class ListKeys implements Callable<Integer> {
     private final CliContext ctx;
 
@@ -52,11 +115,117 @@ final class KeysCommand implements Callable<Integer> {
             + " token '" + cfg.hsm().tokenLabel() + "' (run bin/kms token init?): "
             + e.getMessage(), e);
       }
-      String format = "%-18s %7s  %-12s %-6s  %s%n";
-      ctx.out().printf(format, "LABEL", "VERSION", "PURPOSE", "STATE", "KCV");
-      for (KeyVersionInfo k : keys) {
-        ctx.out().printf(format, k.label(), k.version(), k.purpose(),
-            k.active() ? "active" : "old", k.kcv());
+      print(ctx, keys);
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  /** {@code kms keys rotate PURPOSE}. */
+  @Command(name = "rotate", mixinStandardHelpOptions = true,
+      description = {
+            "Generate the next version of PURPOSE in the token, decrypt-only at first; it " +
+            "becomes active (and the version active until then decrypt-only) after " +
+            "core.keyStagingSeconds, by which time every node has read it (nodes poll every " +
+            "core.keyPollSeconds). Updates the key manifest when one is configured. Refused " +
+            "while a rotation of PURPOSE is still staged."})
+  static final class Rotate implements Callable<Integer> {
+    private final CliContext ctx;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ConfigOption config;
+
+    @Parameters(index = "0", paramLabel = "PURPOSE",
+        description = "CRED_ROOT, BTID_MAC, TICKET_ROOT or MEDIA_ROOT (or the token label)")
+    String purpose;
+
+    Rotate(CliContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      KeyPurpose p = purpose(spec, purpose);
+      ApiConfig cfg = config.load(ctx);
+      try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+        KeyRing ring = KeyRing.load(hsm);
+        KeyVersionInfo made = ring.rotate(p,
+            Duration.ofSeconds(cfg.core().keyStagingSeconds()));
+        print(ctx, List.of(made));
+        ctx.progress(p.id(made.version()) + " generated in the token (kcv " + made.kcv()
+            + "); it becomes active at " + time(made.activated()) + " on every node");
+        updateManifest(ctx, cfg, ring);
+      } catch (HsmPolicyException | HsmIntegrityException e) {
+        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
+      } catch (HsmException e) {
+        throw HsmAccess.unavailable(cfg, e);
+      }
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  /** {@code kms keys state PURPOSE VERSION STATE}. */
+  @Command(name = "state", mixinStandardHelpOptions = true,
+      description = {
+            "Set the state of one version. active: a decrypt-only version becomes active " +
+            "(at once if it has existed for core.keyStagingSeconds, else when it has) and " +
+            "the active one decrypt-only. decrypt-only: not the active version; cancels a " +
+            "staged activation. retired: not the active version; final: every message that " +
+            "names the version is refused with KEY_RETIRED from then on (retiring a " +
+            "CRED_ROOT version revokes every credential enrolled under it)."})
+  static final class SetState implements Callable<Integer> {
+    private final CliContext ctx;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ConfigOption config;
+
+    @Parameters(index = "0", paramLabel = "PURPOSE",
+        description = "CRED_ROOT, BTID_MAC, TICKET_ROOT or MEDIA_ROOT (or the token label)")
+    String purpose;
+
+    @Parameters(index = "1", paramLabel = "VERSION", description = "the version, 1..9999")
+    int version;
+
+    @Parameters(index = "2", paramLabel = "STATE",
+        description = "active, decrypt-only or retired")
+    String state;
+
+    SetState(CliContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      KeyPurpose p = purpose(spec, purpose);
+      KeyState to = KeyState.ofCliName(state.toLowerCase(Locale.ROOT)).orElseThrow(() ->
+          new ParameterException(spec.commandLine(), "unknown state '" + state
+              + "'; one of active, decrypt-only, retired"));
+      if (version < 1 || version > 9999) {
+        throw new ParameterException(spec.commandLine(), "VERSION must be 1..9999");
+      }
+      ApiConfig cfg = config.load(ctx);
+      try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+        KeyRing ring = KeyRing.load(hsm);
+        KeyVersionInfo now = ring.setState(p, version, to,
+            Duration.ofSeconds(cfg.core().keyStagingSeconds()));
+        print(ctx, List.of(now));
+        if (to == KeyState.ACTIVE && now.state() != KeyState.ACTIVE) {
+          ctx.progress(p.id(version) + " becomes active at " + time(now.activated())
+              + " on every node");
+        }
+      } catch (UnknownKeyVersionException e) {
+        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
+      } catch (HsmPolicyException | HsmIntegrityException e) {
+        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
+      } catch (HsmException e) {
+        throw HsmAccess.unavailable(cfg, e);
       }
       ctx.out().flush();
       return ExitCodes.OK;

@@ -1,0 +1,148 @@
+package io.imskms.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.imskms.hsm.SoftHsmTestToken;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * {@code kms keys list | rotate | state} against a real SoftHSM2 token set up by
+ * {@code kms token init}; the steps build on each other.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class KeysCommandTest {
+  private static SoftHsmTestToken token;
+  private static Path work;
+  private static Path config;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    token = SoftHsmTestToken.create();
+    work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "keys-");
+    config = work.resolve("kms.yaml");
+    Files.writeString(config, "core:\n  keyManifest: " + work.resolve("keys.json")
+        + "\n  keyPollSeconds: 1\n  keyStagingSeconds: 3\n"
+        + "audit:\n  dir: " + work.resolve("audit") + "\n");
+    CliRun init = run("token", "init");
+    assertEquals(ExitCodes.OK, init.exitCode(), init.toString());
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (token != null) {
+      token.close();
+    }
+    if (work != null) {
+      try (Stream<Path> walk = Files.walk(work)) {
+        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  private static CliRun run(String... args) {
+    Map<String, String> env = new HashMap<>();
+    env.put("SOFTHSM2_CONF", token.confFile().toString());
+    env.put("KMS_HSM_MODULE", token.module().toString());
+    env.put("KMS_HSM_TOKEN_LABEL", token.label());
+    env.put("KMS_HSM_PIN", token.userPinForTest());
+    String[] all = new String[args.length + 2];
+    System.arraycopy(args, 0, all, 0, args.length);
+    all[args.length] = "--config";
+    all[args.length + 1] = config.toString();
+    return CliRun.run(env, all);
+  }
+
+  /** The row of {@code label} version {@code v} in {@code keys list}, split on blanks. */
+  private static String[] row(String label, int v) {
+    CliRun r = run("keys", "list");
+    assertEquals(ExitCodes.OK, r.exitCode(), r.toString());
+    for (String line : r.out().split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f[0].equals(label) && f[1].equals(Integer.toString(v))) {
+        return f;
+      }
+    }
+    throw new AssertionError("no row for " + label + " v" + v + ":\n" + r.out());
+  }
+
+  @Test
+  @Order(1)
+  void list_showsVersionStateKcvAndTimes_oneActivePerPurpose() {
+    CliRun r = run("keys", "list");
+    assertEquals(ExitCodes.OK, r.exitCode(), r.toString());
+    assertTrue(r.out().startsWith("LABEL"), r.out());
+    assertTrue(r.out().contains("KCV") && r.out().contains("ACTIVATED")
+        && r.out().contains("RETIRED"), r.out());
+    for (String label : new String[] {"kms-cred-root", "kms-btid-mac", "kms-ticket-root",
+        "kms-media-root"}) {
+      String[] f = row(label, 1);
+      assertEquals("active", f[2]);
+      assertTrue(f[3].matches("[0-9a-f]{16}"), String.join(" ", f));
+    }
+  }
+
+  @Test
+  @Order(2)
+  void rotate_stagesTheNewVersion_updatesTheManifest_andRefusesASecondStagedRotation()
+      throws Exception {
+    CliRun r = run("keys", "rotate", "TICKET_ROOT");
+    assertEquals(ExitCodes.OK, r.exitCode(), r.toString());
+    String[] f = row("kms-ticket-root", 2);
+    assertEquals("decrypt-only", f[2]);
+    assertEquals("active", row("kms-ticket-root", 1)[2]);
+    assertTrue(r.err().contains("becomes active at"), r.toString());
+    String manifest = Files.readString(work.resolve("keys.json"));
+    assertTrue(manifest.contains("\"kcv\" : \"" + f[3] + "\""), manifest);
+    CliRun again = run("keys", "rotate", "kms-ticket-root");
+    assertEquals(ExitCodes.FAILURE, again.exitCode(), again.toString());
+    assertTrue(again.err().contains("already staged"), again.toString());
+  }
+
+  @Test
+  @Order(3)
+  void stagedVersion_becomesActive_thenTheOldOneCanBeRetired_andRetirementIsFinal()
+      throws Exception {
+    long until = System.nanoTime() + 10_000_000_000L;
+    while (!row("kms-ticket-root", 2)[2].equals("active") && System.nanoTime() < until) {
+      Thread.sleep(500);
+    }
+    assertEquals("active", row("kms-ticket-root", 2)[2], "not active 10 s after staging");
+    assertEquals("decrypt-only", row("kms-ticket-root", 1)[2]);
+
+    CliRun active = run("keys", "state", "TICKET_ROOT", "2", "retired");
+    assertEquals(ExitCodes.FAILURE, active.exitCode(), active.toString());
+    assertTrue(active.err().contains("active version"), active.toString());
+
+    CliRun retire = run("keys", "state", "TICKET_ROOT", "1", "retired");
+    assertEquals(ExitCodes.OK, retire.exitCode(), retire.toString());
+    String[] f = row("kms-ticket-root", 1);
+    assertEquals("retired", f[2]);
+    assertTrue(f[6].matches("\\d{4}-\\d\\d-\\d\\dT.*Z"), String.join(" ", f));
+
+    CliRun back = run("keys", "state", "TICKET_ROOT", "1", "active");
+    assertEquals(ExitCodes.FAILURE, back.exitCode(), back.toString());
+    assertTrue(back.err().contains("final"), back.toString());
+  }
+
+  @Test
+  @Order(4)
+  void usageErrors_areExit64() {
+    assertEquals(ExitCodes.USAGE, run("keys", "rotate", "NO_SUCH").exitCode());
+    assertEquals(ExitCodes.USAGE, run("keys", "state", "MEDIA_ROOT", "1", "paused").exitCode());
+    assertEquals(ExitCodes.USAGE, run("keys", "state", "MEDIA_ROOT", "0", "retired").exitCode());
+    CliRun unknown = run("keys", "state", "MEDIA_ROOT", "77", "retired");
+    assertEquals(ExitCodes.FAILURE, unknown.exitCode(), unknown.toString());
+  }
+}
