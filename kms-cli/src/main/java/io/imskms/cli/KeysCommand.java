@@ -60,12 +60,12 @@ final class KeysCommand implements Callable<Integer> {
   }
 
   static void print(CliContext ctx, List<KeyVersionInfo> keys) {
-    String format = "%-16s %7s  %-12s %-16s %-20s %-20s %-20s%n";
-    ctx.out().printf(format, "LABEL", "VERSION", "STATE", "KCV", "CREATED", "ACTIVATED",
-        "RETIRED");
+    String format = "%-16s %7s  %-12s %-12s %-16s  %-20s %-20s %-20s%n";
+    ctx.out().printf(format, "LABEL", "VERSION", "PURPOSE", "STATE", "KCV", "CREATED",
+        "ACTIVATED", "RETIRED");
     for (KeyVersionInfo k : keys) {
-      ctx.out().printf(format, k.label(), k.version(), k.state().cliName(), k.kcv(),
-          time(k.created()), time(k.activated()), time(k.retired()));
+      ctx.out().printf(format, k.label(), k.version(), k.purpose(), k.state().cliName(),
+          k.kcv(), time(k.created()), time(k.activated()), time(k.retired()));
     }
   }
 
@@ -88,7 +88,8 @@ final class KeysCommand implements Callable<Integer> {
   /** {@code kms keys list}. */
   @Command(name = "list", mixinStandardHelpOptions = true,
       description = {
-            "List every long-term key version in the token: label, version, state (active = " +
+            "List every long-term key version in the token: label, version, purpose (as " +
+            "keys rotate and keys state take it), state (active = " +
             "used for new messages; decrypt-only = accepted in messages that name it; retired " +
             "= refused with KEY_RETIRED), key check value (computed in the HSM; reveals " +
             "nothing about the key), and when it was created, activated (for a staged " +

@@ -88,8 +88,9 @@ class KeysCommandTest {
     for (String label : new String[] {"kms-cred-root", "kms-btid-mac", "kms-ticket-root",
         "kms-media-root"}) {
       String[] f = row(label, 1);
-      assertEquals("active", f[2]);
-      assertTrue(f[3].matches("[0-9a-f]{16}"), String.join(" ", f));
+      assertEquals("active", f[3]);
+      assertTrue(f[4].matches("[0-9a-f]{16}"), String.join(" ", f));
+      assertTrue(f[5].matches("\\d{4}-\\d\\d-\\d\\dT.*Z"), String.join(" ", f));
     }
   }
 
@@ -100,11 +101,12 @@ class KeysCommandTest {
     CliRun r = run("keys", "rotate", "TICKET_ROOT");
     assertEquals(ExitCodes.OK, r.exitCode(), r.toString());
     String[] f = row("kms-ticket-root", 2);
-    assertEquals("decrypt-only", f[2]);
-    assertEquals("active", row("kms-ticket-root", 1)[2]);
+    assertEquals("TICKET_ROOT", f[2]);
+    assertEquals("decrypt-only", f[3]);
+    assertEquals("active", row("kms-ticket-root", 1)[3]);
     assertTrue(r.err().contains("becomes active at"), r.toString());
     String manifest = Files.readString(work.resolve("keys.json"));
-    assertTrue(manifest.contains("\"kcv\" : \"" + f[3] + "\""), manifest);
+    assertTrue(manifest.contains("\"kcv\" : \"" + f[4] + "\""), manifest);
     CliRun again = run("keys", "rotate", "kms-ticket-root");
     assertEquals(ExitCodes.FAILURE, again.exitCode(), again.toString());
     assertTrue(again.err().contains("already staged"), again.toString());
@@ -115,11 +117,11 @@ class KeysCommandTest {
   void stagedVersion_becomesActive_thenTheOldOneCanBeRetired_andRetirementIsFinal()
       throws Exception {
     long until = System.nanoTime() + 10_000_000_000L;
-    while (!row("kms-ticket-root", 2)[2].equals("active") && System.nanoTime() < until) {
+    while (!row("kms-ticket-root", 2)[3].equals("active") && System.nanoTime() < until) {
       Thread.sleep(500);
     }
-    assertEquals("active", row("kms-ticket-root", 2)[2], "not active 10 s after staging");
-    assertEquals("decrypt-only", row("kms-ticket-root", 1)[2]);
+    assertEquals("active", row("kms-ticket-root", 2)[3], "not active 10 s after staging");
+    assertEquals("decrypt-only", row("kms-ticket-root", 1)[3]);
 
     CliRun active = run("keys", "state", "TICKET_ROOT", "2", "retired");
     assertEquals(ExitCodes.FAILURE, active.exitCode(), active.toString());
@@ -128,8 +130,8 @@ class KeysCommandTest {
     CliRun retire = run("keys", "state", "TICKET_ROOT", "1", "retired");
     assertEquals(ExitCodes.OK, retire.exitCode(), retire.toString());
     String[] f = row("kms-ticket-root", 1);
-    assertEquals("retired", f[2]);
-    assertTrue(f[6].matches("\\d{4}-\\d\\d-\\d\\dT.*Z"), String.join(" ", f));
+    assertEquals("retired", f[3]);
+    assertTrue(f[7].matches("\\d{4}-\\d\\d-\\d\\dT.*Z"), String.join(" ", f));
 
     CliRun back = run("keys", "state", "TICKET_ROOT", "1", "active");
     assertEquals(ExitCodes.FAILURE, back.exitCode(), back.toString());

@@ -116,8 +116,10 @@ public final class KeyRing {
   }
 
   /**
-   * Generates, inside the token, version 1 of every purpose that has no key yet, and loads the
-   * ring. Idempotent: a token that has every purpose is only loaded. Call
+   * Generates, inside the token, version 1 of every purpose that has no key yet, loads the
+   * ring, and records in the lifecycle record every version it does not name yet (creating the
+   * record, and its MAC key, on first use). Idempotent: a token that has every purpose and a
+   * complete record is only loaded. Call
    * {@link #writeManifest} on the returned ring afterwards to record what was made.
    *
    * @throws HsmMisconfigurationException if a key under a purpose's label has the wrong spec
@@ -142,8 +144,21 @@ public final class KeyRing {
         }
       }
     }
-    KeyRing ring = make(hsm, complete(scan(hsm)), Map.of());
+    Map<KeyPurpose, NavigableMap<Integer, LongTermKeyInfo>> found = complete(scan(hsm));
+    KeyRing ring = make(hsm, found, Map.of());
     ring.generatedAt.putAll(made);
+    // Record every version in the lifecycle record (the first time: all of them, with their
+    // current states), so that later changes and `keys list` have a creation time to show.
+    synchronized (ring.writeLock) {
+      Instant now = now();
+      KeyLifecycle doc = ring.store.read();
+      KeyLifecycle full = doc.materialise(KeyLifecycle.versionsOf(found), now);
+      if (!full.entries().keySet().equals(doc.entries().keySet())) {
+        full = full.successor();
+        ring.store.write(full);
+        ring.state = State.of(found, Map.of(), full, now);
+      }
+    }
     return ring;
   }
 
