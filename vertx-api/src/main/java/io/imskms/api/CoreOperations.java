@@ -105,6 +105,15 @@ final class CoreOperations implements KmsOperations {
     }
   }
 
+  /** Every long-term key version and its state, e.g. {@code kms-cred-root#v1 active}; empty if none. */
+  List<String> keyStates() {
+    if (ring == null) {
+      return List.of();
+    }
+    return ring.describe().stream()
+        .map(k -> k.purpose().id(k.version()) + " " + k.state().cliName()).toList();
+  }
+
   /** Re-reads the mailbox directory if its file changed; a bad file keeps the old contents. */
   DirectoryReload reloadDirectory() {
     if (directory == null) {

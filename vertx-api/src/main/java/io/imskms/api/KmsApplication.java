@@ -163,6 +163,11 @@ public final class KmsApplication implements AutoCloseable {
         throw new AuditStartException("the start-up record could not be written to the audit log"
             + " in " + config.audit().dir() + ": refusing to serve without an audit trail", e);
       }
+      if (operations instanceof CoreOperations core && !core.keyStates().isEmpty()) {
+        // The lifecycle state this node starts with: changes made while it was down show here.
+        audit.append(AuditEvent.builder("keys.state", AuditEvent.Outcome.INFO)
+            .detail("at start: " + String.join(", ", core.keyStates())).build());
+      }
       return new KmsApplication(vertx, hsm, server, registry, dev, audit);
     } catch (Exception | Error e) {
       if (vertx != null) {

@@ -81,6 +81,9 @@ class KeyLifecycleHttpsTest {
       }
     }
     assertTrue(recorded, "no keys.state record of the retirement");
+    assertTrue(AuditTrailHttpsTest.lines(audit).stream().anyMatch(l -> l.contains("keys.state")
+        && l.contains("at start: ") && l.contains(KeyPurpose.TICKET_ROOT.id(old) + " active")),
+        "no keys.state record of the states at start");
   }
 
   private static HttpResponse<Buffer> retrieval(TestKms.Delivery d) throws Exception {
