@@ -323,7 +323,7 @@ public final class HttpBench {
       System.out.printf(Locale.ROOT, "%nFigure 17: best concurrency %d (%.0f rps); open loop at"
           + " half that rate, %.0f rps:%n", bc, medRps.get(bi), half);
       System.out.println(Row.HEADER);
-      Row open = openStep(Flow.FIG17, half, o.openSeconds());
+      Row open = openStep(Flow.FIG17, half, Math.min(o.openSeconds(), 10));
       System.out.println(open.format(0));
       openP99 = open.p99();
     }
@@ -849,6 +849,13 @@ public final class HttpBench {
     sleepUntil(t0);
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
+    // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
+    for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
+      sleepUntil(t);
+      System.out.printf(Locale.ROOT, "  t=%4.0f s  server RSS %.0f MB, heap %.0f MB, CPU %.1f s;"
+          + " load average %s%n", (t - t0) / 1e9, proc.rssBytes() / 1e6, heapBytes() / 1e6,
+          proc.cpu().minus(c0).total() / 1e9, loadAverage());
+    }
     sleepUntil(t1);
     ProcSampler.Cpu c1 = proc.cpu();
     ProcSampler.Cpu m1 = self.cpu();
