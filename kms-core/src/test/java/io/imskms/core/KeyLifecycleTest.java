@@ -260,4 +260,22 @@ class KeyLifecycleTest {
     assertThrows(HsmIntegrityException.class,
         () -> f.ring.rotate(KeyPurpose.TICKET_ROOT, Duration.ZERO));
   }
+
+  @Test
+  @Order(7)
+  void aRemovedLifecycleRecord_isRefused_whileItsMacKeyIsInTheToken() throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("pkcs11-tool", "--module",
+        f.token.module().toString(), "--token-label", f.token.label(), "--login", "--pin",
+        "env:KMS_TEST_PIN", "--delete-object", "--type", "data", "--label",
+        KeyLifecycleStore.OBJECT_LABEL).redirectErrorStream(true);
+    pb.environment().put("SOFTHSM2_CONF", f.token.confFile().toString());
+    pb.environment().put("KMS_TEST_PIN", f.token.userPinForTest());
+    Process proc = pb.start();
+    String out = new String(proc.getInputStream().readAllBytes());
+    assertTrue(proc.waitFor(60, TimeUnit.SECONDS), "pkcs11-tool hung");
+    assertEquals(0, proc.exitValue(), out);
+    assertTrue(f.hsm.readDataObjects(KeyLifecycleStore.OBJECT_LABEL).isEmpty());
+    HsmIntegrityException e = assertThrows(HsmIntegrityException.class, () -> KeyRing.load(f.hsm));
+    assertTrue(e.getMessage().contains("removed"), e.getMessage());
+  }
 }

@@ -26,9 +26,11 @@ import java.util.Objects;
  * the MAC key) fails verification, and the KMS keeps its last good state.
  *
  * <p>Security guarantees: integrity and origin of the document against whoever lacks the user
- * PIN; a PIN holder can write any state (as they can use any key). Not against rollback: a copy of
- * the token files from before a change restores that change's predecessor; a running reader
- * refuses a lower {@linkplain KeyLifecycle#sequence sequence} than it has seen.
+ * PIN; a PIN holder can write any state (as they can use any key). A removed document is refused
+ * while its MAC key is in the token. Not against rollback: a copy of the token files from before
+ * a change restores that change's predecessor, and removing both the document and the MAC key
+ * resets every purpose to the default states; a running reader refuses a lower
+ * {@linkplain KeyLifecycle#sequence sequence} than it has seen.
  */
 public final class KeyLifecycleStore {
   /** The data object's label. */
@@ -60,7 +62,16 @@ public final class KeyLifecycleStore {
   public synchronized KeyLifecycle read() throws HsmException {
     List<byte[]> values = hsm.readDataObjects(OBJECT_LABEL);
     if (values.isEmpty()) {
-      return KeyLifecycle.NONE;
+      // The MAC key is generated with the first record: a token that has it once had a record,
+      // and a record that was removed must not silently bring retired versions back.
+      try {
+        hsm.findKey(MAC_LABEL, 1);
+      } catch (KeyNotFoundException e) {
+        return KeyLifecycle.NONE;
+      }
+      throw new HsmIntegrityException("the token holds the key lifecycle MAC key " + MAC_LABEL
+          + "#v1 but no lifecycle record " + OBJECT_LABEL + ": it was removed; refusing to fall"
+          + " back to default states");
     }
     KeyLifecycle best = null;
     byte[] bestRaw = null;
