@@ -57,6 +57,7 @@ class CliEndToEndTest {
     env.put("KMS_CORE_DIRECTORY_FILE", directory.toString());
     env.put("KMS_CORE_KEY_MANIFEST", work.resolve("keys.json").toString());
     env.put("KMS_DEV_TLS_DIR", work.resolve("tls").toString());
+    env.put("KMS_AUDIT_DIR", work.resolve("audit").toString());
     env.put("KMS_DEV_MAILBOXES", DemoCommand.VM_BOB);
   }
 
@@ -87,12 +88,13 @@ class CliEndToEndTest {
   void tokenInit_enroll_serve_demo_stop() throws Exception {
     CliRun init = cli("token", "init", "--config", config.toString());
     assertEquals(ExitCodes.OK, init.exitCode(), init.toString());
-    assertEquals(4, init.out().lines().filter(l -> l.contains("generated now")).count(),
+    // Four long-term keys and the audit checkpoint key.
+    assertEquals(5, init.out().lines().filter(l -> l.contains("generated now")).count(),
         init.toString());
     assertTrue(Files.isRegularFile(work.resolve("keys.json")));
     CliRun again = cli("token", "init", "--config", config.toString());
     assertEquals(ExitCodes.OK, again.exitCode(), again.toString());
-    assertEquals(4, again.out().lines().filter(l -> l.contains("already in the token")).count(),
+    assertEquals(5, again.out().lines().filter(l -> l.contains("already in the token")).count(),
         again.toString());
 
     CliRun keys = cli("keys", "list", "--config", config.toString());
