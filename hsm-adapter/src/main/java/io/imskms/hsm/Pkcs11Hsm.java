@@ -48,7 +48,9 @@ public final class Pkcs11Hsm implements Hsm {
   private static final KeySpec KCV_KEY = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN);
   static final long[] REQUIRED_MECHANISMS = {
     CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_KEY_WRAP,
-    CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM, CKM_SHA256_HMAC, CKM_AES_CMAC
+    CKM_AES_KEY_WRAP_PAD, CKM_AES_GCM, CKM_SHA256_HMAC, CKM_AES_CMAC,
+    // enrolment (ephemeral P-256 ECDH) and the audit checkpoint key (Ed25519)
+    CKM_EC_KEY_PAIR_GEN, CKM_ECDH1_DERIVE, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA
   };
 
   private final HsmConfig cfg;

@@ -108,7 +108,7 @@ class ConfigCheckTest {
       assertTrue(m.startsWith("CKM_"), m);
       assertTrue(r.out().contains(m), m + " not named in\n" + r);
     }
-    assertEquals(8, TokenProbe.requiredMechanisms().size());
+    assertEquals(12, TokenProbe.requiredMechanisms().size());
   }
 
   @Test
