@@ -121,6 +121,16 @@ public record AuditEvent(Instant time, String event, Outcome outcome, String cod
       return this;
     }
 
+    /** Records the SHA-256 of {@code ticketBytes}; the bytes themselves are not kept. */
+    public Builder ticketOf(byte[] ticketBytes) {
+      return ticketDigest(ticketBytes == null ? null : Merkle.sha256(ticketBytes));
+    }
+
+    /** Records the SHA-256 fingerprint of a certificate's DER encoding. */
+    public Builder clientCertOf(byte[] certificateDer) {
+      return clientCertFingerprint(certificateDer == null ? null : Merkle.sha256(certificateDer));
+    }
+
     /** The SHA-256 of the ticket's bytes (never the ticket). */
     public Builder ticketDigest(byte[] sha256) {
       ticket = sha256 == null ? null : "sha256:" + java.util.HexFormat.of().formatHex(sha256);

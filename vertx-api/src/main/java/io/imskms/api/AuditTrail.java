@@ -17,8 +17,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.ext.web.RoutingContext;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
@@ -111,20 +109,12 @@ final class AuditTrail {
     try {
       List<Certificate> chain = conn.peerCertificates();
       if (chain != null && !chain.isEmpty() && chain.get(0) instanceof X509Certificate c) {
-        f.clientCert = sha256(c.getEncoded());
+        f.clientCert = c.getEncoded();
         List<String> uris = ClientIdentity.sanUris(c);
         f.caller = uris.isEmpty() ? null : uris.get(0);
       }
     } catch (SSLPeerUnverifiedException | CertificateEncodingException e) {
       // no verified certificate: nothing to record
-    }
-  }
-
-  static byte[] sha256(byte[] b) {
-    try {
-      return MessageDigest.getInstance("SHA-256").digest(b);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 
@@ -139,6 +129,7 @@ final class AuditTrail {
     String idA;
     String idB;
     String idBm;
+    /** The client certificate (DER) and ticket as presented: only their digests are recorded. */
     byte[] clientCert;
     byte[] ticket;
     final TreeSet<String> keyVersions = new TreeSet<>();
@@ -202,7 +193,7 @@ final class AuditTrail {
       if (b == null) {
         return;
       }
-      ticket = sha256(b);
+      ticket = b;
       try {
         Ticket t = Ticket.decode(b);
         idA = t.idA();
@@ -223,8 +214,8 @@ final class AuditTrail {
           .idB(idB)
           .idBm(idBm)
           .keyVersions(keyVersions.isEmpty() ? null : String.join(",", keyVersions))
-          .ticketDigest(ticket)
-          .clientCertFingerprint(clientCert)
+          .ticketOf(ticket)
+          .clientCertOf(clientCert)
           .detail(detail);
     }
 
