@@ -230,6 +230,34 @@ class KeyLifecycleTest {
 
   @Test
   @Order(5)
+  void rollback_reactivatesAnOlderVersionAtOnce_butANewVersionOnlyAfterTheStagingDelay()
+      throws Exception {
+    KeyPurpose p = KeyPurpose.BTID_MAC;
+    int before = f.ring.activeVersion(p);
+    int next = f.ring.rotate(p, Duration.ZERO).version();
+    assertEquals(next, f.bootstrap(alice).btid().btidMacVersion());
+    // Roll back: the old version has existed longer than the staging delay: active at once.
+    assertEquals(KeyState.ACTIVE,
+        f.ring.setState(p, before, KeyState.ACTIVE, Duration.ofSeconds(1)).state());
+    assertEquals(KeyState.DECRYPT_ONLY, f.ring.state(p, next).orElseThrow());
+    assertEquals(before, f.bootstrap(alice).btid().btidMacVersion());
+
+    // A version created just now is activated no earlier than created + staging.
+    KeyVersionInfo fresh = f.ring.rotate(p, Duration.ofSeconds(60));
+    assertEquals(KeyState.DECRYPT_ONLY, f.ring.setState(p, fresh.version(),
+        KeyState.DECRYPT_ONLY, Duration.ofSeconds(60)).state()); // cancels the staged activation
+    KeyVersionInfo asked = f.ring.setState(p, fresh.version(), KeyState.ACTIVE,
+        Duration.ofSeconds(60));
+    assertEquals(KeyState.DECRYPT_ONLY, asked.state());
+    assertEquals(fresh.created().orElseThrow().plusSeconds(60), asked.activated().orElseThrow());
+    assertEquals(before, f.ring.activeVersion(p));
+    f.ring.setState(p, fresh.version(), KeyState.DECRYPT_ONLY, Duration.ZERO);
+    f.ring.refresh();
+    assertEquals(before, f.ring.activeVersion(p));
+  }
+
+  @Test
+  @Order(6)
   void issuedVersions_areAlwaysTheActiveOnes() throws Exception {
     Map<KeyPurpose, Integer> active = Map.of(
         KeyPurpose.BTID_MAC, f.ring.activeVersion(KeyPurpose.BTID_MAC),
@@ -247,7 +275,7 @@ class KeyLifecycleTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aLifecycleRecordNotWrittenThroughTheHsm_isRefused_andTheLastGoodStateStays()
       throws Exception {
     int active = f.ring.activeVersion(KeyPurpose.TICKET_ROOT);
@@ -262,7 +290,7 @@ class KeyLifecycleTest {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void aRemovedLifecycleRecord_isRefused_whileItsMacKeyIsInTheToken() throws Exception {
     ProcessBuilder pb = new ProcessBuilder("pkcs11-tool", "--module",
         f.token.module().toString(), "--token-label", f.token.label(), "--login", "--pin",

@@ -211,6 +211,26 @@ public final class KeyLifecycle {
     return new KeyLifecycle(sequence + 1, entries.values());
   }
 
+  /**
+   * This document with {@code version} of {@code purpose} ACTIVE since {@code at} and any other
+   * ACTIVE version of that purpose DECRYPT_ONLY (same sequence): an immediate activation, which
+   * must not depend on comparing activation times that can fall in the same second.
+   */
+  KeyLifecycle withActive(KeyPurpose purpose, int version, Instant at) {
+    Map<String, Entry> m = new TreeMap<>(entries);
+    for (Entry e : entries.values()) {
+      if (e.purpose() == purpose && e.version() != version && e.state() == KeyState.ACTIVE) {
+        m.put(e.id(), new Entry(purpose, e.version(), KeyState.DECRYPT_ONLY, e.created(),
+            e.activated(), e.activateAt(), e.retired()));
+      }
+    }
+    Entry old = entries.get(purpose.id(version));
+    m.put(purpose.id(version), new Entry(purpose, version, KeyState.ACTIVE,
+        old == null ? Optional.of(at) : old.created(), Optional.of(at), Optional.empty(),
+        Optional.empty()));
+    return new KeyLifecycle(sequence, m.values());
+  }
+
   /** This document with {@code entry} added or replaced (same sequence). */
   KeyLifecycle with(Entry entry) {
     Map<String, Entry> m = new TreeMap<>(entries);

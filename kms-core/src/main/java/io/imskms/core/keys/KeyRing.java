@@ -239,7 +239,7 @@ public final class KeyRing {
           immediate ? Optional.of(now) : Optional.empty(),
           immediate ? Optional.empty() : Optional.of(at), Optional.empty()));
       if (immediate) {
-        doc = doc.materialise(KeyLifecycle.versionsOf(versions), now);
+        doc = doc.withActive(purpose, next, now);
       }
       doc = doc.successor();
       store.write(doc);
@@ -279,7 +279,8 @@ public final class KeyRing {
       KeyLifecycle doc = store.read().materialise(KeyLifecycle.versionsOf(versions), now);
       KeyLifecycle.Entry e = doc.entry(purpose, version).orElseThrow();
       String id = purpose.id(version);
-      if (!e.state().mayBecome(to)) {
+      boolean cancelsStaging = to == KeyState.DECRYPT_ONLY && e.activateAt().isPresent();
+      if (!e.state().mayBecome(to) && !cancelsStaging) {
         throw new HsmPolicyException(id + " is " + e.state().cliName() + "; it cannot become "
             + to.cliName() + (e.state() == KeyState.RETIRED ? " (retirement is final)" : ""));
       }
@@ -311,7 +312,7 @@ public final class KeyRing {
       }
       doc = doc.with(changed);
       if (to == KeyState.ACTIVE && !changed.activateAt().get().isAfter(now)) {
-        doc = doc.materialise(KeyLifecycle.versionsOf(versions), now);
+        doc = doc.withActive(purpose, version, now);
       }
       doc = doc.successor();
       store.write(doc);
