@@ -304,72 +304,18 @@ class AuditLogTest {
     assertThrows(AuditStartException.class, () -> AuditLog.open(options(), SIGNER));
   }
 
-  /** A disk that fails on demand (full, I/O error), as the writer sees it. */
-  static final class FaultyStorage implements Storage {
-    final AtomicBoolean failing = new AtomicBoolean();
-
-    @Override
-    public Appender open(Path file) throws IOException {
-      if (failing.get()) {
-        throw new IOException("No space left on device");
-      }
-      Appender a = FILES.open(file);
-      return new Appender() {
-        @Override
-        public long size() throws IOException {
-          return a.size();
-        }
-
-        @Override
-        public void append(ByteBuffer buf) throws IOException {
-          if (failing.get()) {
-            // A partial write, then the failure: the writer must cut it.
-            ByteBuffer half = buf.duplicate();
-            half.limit(half.position() + half.remaining() / 2);
-            a.append(half);
-            throw new IOException("No space left on device");
-          }
-          a.append(buf);
-        }
-
-        @Override
-        public void force() throws IOException {
-          if (failing.get()) {
-            throw new IOException("fsync: Input/output error");
-          }
-          a.force();
-        }
-
-        @Override
-        public void truncate(long size) throws IOException {
-          a.truncate(size);
-        }
-
-        @Override
-        public int read(ByteBuffer dst, long pos) throws IOException {
-          return a.read(dst, pos);
-        }
-
-        @Override
-        public void close() throws IOException {
-          a.close();
-        }
-      };
-    }
-  }
-
   @Test
   void fullDisk_failsTheRecords_goesUnhealthy_andResumesByItself() throws Exception {
-    FaultyStorage disk = new FaultyStorage();
-    try (AuditLog log = AuditLog.open(options(), SIGNER, disk, java.time.Clock.systemUTC())) {
+    FaultyDisk disk = new FaultyDisk();
+    try (AuditLog log = disk.open(options(), SIGNER)) {
       log.append(event(0)).get();
-      disk.failing.set(true);
+      disk.failing(true);
       ExecutionException e = assertThrows(ExecutionException.class,
           () -> log.append(event(1)).get());
       assertInstanceOf(AuditUnavailableException.class, e.getCause());
       assertFalse(log.healthy());
       assertThrows(ExecutionException.class, () -> log.append(event(2)).get());
-      disk.failing.set(false);
+      disk.failing(false);
       AuditRecord r = log.append(event(3)).get();
       assertTrue(log.healthy());
       assertEquals("req-3", r.event().requestId());
