@@ -7,7 +7,6 @@ import io.imskms.api.tls.TokenKeyStore;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyManifest;
 import io.imskms.hsm.HsmException;
-import io.imskms.hsm.LongTermKeyInfo;
 import io.imskms.hsm.Pkcs11Hsm;
 import io.imskms.hsm.TokenProbe;
 import java.io.IOException;
@@ -62,6 +61,8 @@ public final class ConfigChecks {
   private final ApiConfig cfg;
   private final CliContext ctx;
   private final List<Result> results = new ArrayList<>();
+  /** Why {@link #openOrNull} returned null. */
+  private String hsmUnusable = "the token is not usable";
 
   private ConfigChecks(ApiConfig cfg, CliContext ctx) {
     this.cfg = cfg;
@@ -119,9 +120,13 @@ public final class ConfigChecks {
       hsmOk = steps.stream().allMatch(TokenProbe.Step::ok) && steps.size() == 4;
     }
     if (hsmOk) {
-      keys();
+      // One log-in serves the key and the audit checks.
+      try (Pkcs11Hsm hsm = keys()) {
+        audit(hsm, true);
+      }
+    } else {
+      audit(null, false);
     }
-    audit(hsmOk);
     directory();
     tls(pin);
     listenAddress();
@@ -131,7 +136,11 @@ public final class ConfigChecks {
     }
   }
 
-  private void keys() {
+  /**
+   * Checks the long-term keys against the key manifest, and returns the token opened for the
+   * checks that follow, or {@code null} when it cannot be opened.
+   */
+  private Pkcs11Hsm keys() {
     String name = "long-term keys match the key manifest";
     String manifest = cfg.core().keyManifest();
     boolean exists = !manifest.isBlank() && Files.isRegularFile(Path.of(manifest));
@@ -144,34 +153,42 @@ public final class ConfigChecks {
             + " not found: the server refuses to start without it outside dev mode; run kms"
             + " token init at the key ceremony", ExitCodes.PREREQUISITE);
       }
-      return;
+      return openOrNull();
     }
     Map<String, String> expected;
     try {
       expected = new TreeMap<>(KeyManifest.read(Path.of(manifest)).expectedKcvs());
     } catch (IOException | RuntimeException e) {
       fail(name, "cannot read " + manifest + ": " + e.getMessage(), ExitCodes.FAILURE);
-      return;
+      return null;
     }
     // Opening with the manifest's KCVs finds every key, refuses any that is not always
     // sensitive, never extractable and generated in the token, and compares every KCV.
-    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
-      List<LongTermKeyInfo> keys = hsm.listLongTermKeys();
+    Pkcs11Hsm hsm = openOrNull();
+    if (hsm == null) {
+      fail(name, hsmUnusable, ExitCodes.HSM_UNAVAILABLE);
+    } else {
       pass(name, expected.size() + " keys present, KCVs as recorded in " + manifest
-          + ", each sensitive and never extractable (" + keys.size() + " long-term keys in the"
-          + " token)");
-    } catch (CliException e) {
-      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
-    } catch (HsmException e) {
-      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+          + ", each sensitive and never extractable");
     }
+    return hsm;
+  }
+
+  /** The token opened as the server opens it (manifest KCVs pinned), or null. */
+  private Pkcs11Hsm openOrNull() {
+    try {
+      return HsmAccess.open(cfg, ctx);
+    } catch (CliException e) {
+      hsmUnusable = e.getMessage();
+    }
+    return null;
   }
 
   /**
    * The server refuses to start without a writable audit directory and the checkpoint key in
    * the token (docs/audit-format.md).
    */
-  private void audit(boolean hsmOk) {
+  private void audit(Pkcs11Hsm hsm, boolean probed) {
     String name = "audit directory writable and signing key present";
     ApiConfig.Audit a = cfg.audit();
     Path dir = Path.of(a.dir()).toAbsolutePath();
@@ -183,12 +200,13 @@ public final class ConfigChecks {
           + " chown/chmod, or systemd ReadWritePaths)"), ExitCodes.PREREQUISITE);
       return;
     }
-    if (!hsmOk) {
-      fail(name, "audit.dir " + dir + " is writable; the key '" + a.keyLabel()
-          + "' was not looked for (the token is not usable)", ExitCodes.HSM_UNAVAILABLE);
+    if (hsm == null) {
+      fail(name, probed ? hsmUnusable : "audit.dir " + dir + " is writable; the key '"
+          + a.keyLabel() + "' was not looked for (the token is not usable)",
+          ExitCodes.HSM_UNAVAILABLE);
       return;
     }
-    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+    try {
       if (AuditKeys.present(hsm, a)) {
         pass(name, dir + "; Ed25519 key '" + a.keyLabel() + "', verifier key "
             + AuditKeys.verifierKey(hsm, a).encode());
@@ -199,8 +217,6 @@ public final class ConfigChecks {
         fail(name, "the audit checkpoint key '" + a.keyLabel() + "' is not in the token: the"
             + " server refuses to start without it; run kms token init", ExitCodes.PREREQUISITE);
       }
-    } catch (CliException e) {
-      fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
     } catch (HsmException e) {
       fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
     }

@@ -69,6 +69,28 @@ final class KeysCommand implements Callable<Integer> {
     }
   }
 
+  /** One change of the key ring, made by {@link #change}. */
+  interface RingChange {
+    void apply(ApiConfig cfg, KeyRing ring) throws Exception;
+  }
+
+  /**
+   * Loads the key ring of the configured token and applies {@code change} to it: a change the
+   * token or the lifecycle rules refuse is a failure (exit 1), an unusable HSM exit 3.
+   */
+  static int change(CliContext ctx, ConfigOption config, RingChange change) throws Exception {
+    ApiConfig cfg = config.load(ctx);
+    try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+      change.apply(cfg, KeyRing.load(hsm));
+    } catch (UnknownKeyVersionException | HsmPolicyException | HsmIntegrityException e) {
+      throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
+    } catch (HsmException e) {
+      throw HsmAccess.unavailable(cfg, e);
+    }
+    ctx.out().flush();
+    return ExitCodes.OK;
+  }
+
   /** Writes the key manifest if one is configured (a rotation adds a key to it). */
   static void updateManifest(CliContext ctx, ApiConfig cfg, KeyRing ring) throws CliException {
     String manifest = cfg.core().keyManifest();
@@ -150,22 +172,14 @@ final class KeysCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       KeyPurpose p = purpose(spec, purpose);
-      ApiConfig cfg = config.load(ctx);
-      try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
-        KeyRing ring = KeyRing.load(hsm);
+      return change(ctx, config, (cfg, ring) -> {
         KeyVersionInfo made = ring.rotate(p,
             Duration.ofSeconds(cfg.core().keyStagingSeconds()));
         print(ctx, List.of(made));
         ctx.progress(p.id(made.version()) + " generated in the token (kcv " + made.kcv()
             + "); it becomes active at " + time(made.activated()) + " on every node");
         updateManifest(ctx, cfg, ring);
-      } catch (HsmPolicyException | HsmIntegrityException e) {
-        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
-      } catch (HsmException e) {
-        throw HsmAccess.unavailable(cfg, e);
-      }
-      ctx.out().flush();
-      return ExitCodes.OK;
+      });
     }
   }
 
@@ -211,9 +225,7 @@ final class KeysCommand implements Callable<Integer> {
       if (version < 1 || version > 9999) {
         throw new ParameterException(spec.commandLine(), "VERSION must be 1..9999");
       }
-      ApiConfig cfg = config.load(ctx);
-      try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
-        KeyRing ring = KeyRing.load(hsm);
+      return change(ctx, config, (cfg, ring) -> {
         KeyVersionInfo now = ring.setState(p, version, to,
             Duration.ofSeconds(cfg.core().keyStagingSeconds()));
         print(ctx, List.of(now));
@@ -221,15 +233,7 @@ final class KeysCommand implements Callable<Integer> {
           ctx.progress(p.id(version) + " becomes active at " + time(now.activated())
               + " on every node");
         }
-      } catch (UnknownKeyVersionException e) {
-        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
-      } catch (HsmPolicyException | HsmIntegrityException e) {
-        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
-      } catch (HsmException e) {
-        throw HsmAccess.unavailable(cfg, e);
-      }
-      ctx.out().flush();
-      return ExitCodes.OK;
+      });
     }
   }
 }
