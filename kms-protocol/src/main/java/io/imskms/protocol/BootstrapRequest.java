@@ -2,14 +2,22 @@ package io.imskms.protocol;
 
 /**
  * Bootstrap request (steps 1a/1b/1m): {@code body ‖ proof}, proof = HMAC-SHA-256(Kauth, body).
- * body = version ‖ type ‖ role ‖ ID ‖ credVersion(u32) ‖ nonce(16) ‖ timestamp(u64 ms).
+ * body = version ‖ type ‖ role ‖ ID ‖ credVersion(u32) ‖ [generation(u32), version 2 only] ‖
+ * nonce(16) ‖ timestamp(u64 ms). Version 1 is a generation-0 credential.
  */
 public record BootstrapRequest(Role role, String id, int credVersion, byte[] nonce,
-    long timestampMs, byte[] proof) {
+    long timestampMs, byte[] proof, int generation) {
+
+  /** A bootstrap request of a generation-0 credential. */
+  public BootstrapRequest(Role role, String id, int credVersion, byte[] nonce, long timestampMs,
+      byte[] proof) {
+    this(role, id, credVersion, nonce, timestampMs, proof, 0);
+  }
 
   public byte[] body() {
-    return new WireWriter().u8(Wire.VERSION).u8(Wire.T_BOOTSTRAP_REQUEST).u8(role.code())
-        .identity(id).u32(credVersion).fixed(nonce, Wire.NONCE_LEN).u64(timestampMs)
+    WireWriter w = Wire.generationHeader(Wire.T_BOOTSTRAP_REQUEST, generation).u8(role.code())
+        .identity(id).u32(credVersion);
+    return Wire.generation(w, generation).fixed(nonce, Wire.NONCE_LEN).u64(timestampMs)
         .toByteArray();
   }
 
@@ -19,14 +27,15 @@ public record BootstrapRequest(Role role, String id, int credVersion, byte[] non
 
   public static BootstrapRequest decode(byte[] b) throws ProtocolException {
     WireReader r = new WireReader(b);
-    Wire.header(r, Wire.T_BOOTSTRAP_REQUEST);
+    int version = Wire.generationHeader(r, Wire.T_BOOTSTRAP_REQUEST);
     Role role = Role.ofCode(r.u8());
     String id = r.identity();
     int cv = r.version();
+    int generation = Wire.generation(r, version);
     byte[] nonce = r.fixed(Wire.NONCE_LEN);
     long ts = r.u64();
     byte[] proof = r.fixed(Wire.MAC_LEN);
     r.end();
-    return new BootstrapRequest(role, id, cv, nonce, ts, proof);
+    return new BootstrapRequest(role, id, cv, nonce, ts, proof, generation);
   }
 }

@@ -5,16 +5,24 @@ import java.util.Base64;
 /**
  * Bootstrapping transaction identifier: {@code body ‖ tag}, tag = HMAC-SHA-256(kms-btid-mac_v,
  * body). body = version ‖ type ‖ role ‖ ID ‖ RAND(16) ‖ notAfter(u64 ms) ‖ credVersion(u32) ‖
- * btidMacVersion(u32). Carries everything the KMS needs to re-derive the session key, so the KMS
- * keeps no state. Its text form (SIP headers, JSON) is base64url without padding.
+ * [generation(u32), version 2 only] ‖ btidMacVersion(u32). Carries everything the KMS needs to
+ * re-derive the session key, so the KMS keeps no state. A credential of generation 0 (never
+ * re-enrolled) gives a version-1 B-TID, byte for byte the format from before generations
+ * existed. Its text form (SIP headers, JSON) is base64url without padding.
  */
 public record Btid(Role role, String id, byte[] rand, long notAfterMs, int credVersion,
-    int btidMacVersion, byte[] tag) {
+    int btidMacVersion, byte[] tag, int generation) {
+
+  /** A B-TID of a generation-0 credential. */
+  public Btid(Role role, String id, byte[] rand, long notAfterMs, int credVersion,
+      int btidMacVersion, byte[] tag) {
+    this(role, id, rand, notAfterMs, credVersion, btidMacVersion, tag, 0);
+  }
 
   public byte[] body() {
-    return new WireWriter().u8(Wire.VERSION).u8(Wire.T_BTID).u8(role.code()).identity(id)
-        .fixed(rand, Wire.RAND_LEN).u64(notAfterMs).u32(credVersion).u32(btidMacVersion)
-        .toByteArray();
+    WireWriter w = Wire.generationHeader(Wire.T_BTID, generation).u8(role.code()).identity(id)
+        .fixed(rand, Wire.RAND_LEN).u64(notAfterMs).u32(credVersion);
+    return Wire.generation(w, generation).u32(btidMacVersion).toByteArray();
   }
 
   public byte[] encode() {
@@ -30,16 +38,17 @@ public record Btid(Role role, String id, byte[] rand, long notAfterMs, int credV
       throw ProtocolException.malformed("B-TID too long");
     }
     WireReader r = new WireReader(b);
-    Wire.header(r, Wire.T_BTID);
+    int version = Wire.generationHeader(r, Wire.T_BTID);
     Role role = Role.ofCode(r.u8());
     String id = r.identity();
     byte[] rand = r.fixed(Wire.RAND_LEN);
     long notAfter = r.u64();
     int cv = r.version();
+    int generation = Wire.generation(r, version);
     int mv = r.version();
     byte[] tag = r.fixed(Wire.MAC_LEN);
     r.end();
-    return new Btid(role, id, rand, notAfter, cv, mv, tag);
+    return new Btid(role, id, rand, notAfter, cv, mv, tag, generation);
   }
 
   /**

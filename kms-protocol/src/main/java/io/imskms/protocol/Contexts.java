@@ -39,9 +39,27 @@ public final class Contexts {
     return new byte[] {(byte) v};
   }
 
-  /** Kp = KDF(cred-root_v, cred(role, ID)). */
+  /** Kp = KDF(cred-root_v, cred(role, ID)): a credential of generation 0. */
   public static byte[] cred(Role role, String id) {
     return of(Labels.CRED, u8(role.code()), utf8(id));
+  }
+
+  /**
+   * Kp = KDF(cred-root_v, cred(role, ID, generation)): generation 0 is {@link #cred(Role,
+   * String)} (the derivation of every credential enrolled before generations existed); a
+   * re-enrolled principal's generation g ≥ 1 adds a third field {@code u32 g}, so each
+   * re-enrolment gives an unrelated Kp.
+   */
+  public static byte[] cred(Role role, String id, int generation) {
+    if (generation < 0) {
+      throw new IllegalArgumentException("credential generation must not be negative");
+    }
+    if (generation == 0) {
+      return cred(role, id);
+    }
+    byte[] g = new byte[] {(byte) (generation >>> 24), (byte) (generation >>> 16),
+        (byte) (generation >>> 8), (byte) generation};
+    return of(Labels.CRED, u8(role.code()), utf8(id), g);
   }
 
   /** Kauth = KDF(Kp, auth()) as an HMAC-SHA-256 key. */

@@ -35,7 +35,12 @@ public enum ErrorCode {
   /** The KMS is saturated (e.g. the replay cache is full of unexpired entries); retry later. */
   BUSY(14),
   /** A message names a long-term key version the operator retired: start again. */
-  KEY_RETIRED(15);
+  KEY_RETIRED(15),
+  /**
+   * The principal is revoked by the operator, or the credential (or a B-TID made from it) is of
+   * an older generation than the principal's current one (it was re-enrolled).
+   */
+  PRINCIPAL_REVOKED(16);
 
   private final int number;
 

@@ -6,6 +6,15 @@ public final class Wire {
 
   /** First byte of every message and structure. */
   public static final int VERSION = 1;
+  /**
+   * First byte of the B-TID, bootstrap request and enrolment file of a credential of generation
+   * 1 or more (a re-enrolled principal): the same fields with {@code u32 generation} after
+   * credVersion. Generation 0 is always written as {@link #VERSION} 1, so version 2 with
+   * generation 0 is refused (one structure, one encoding).
+   */
+  public static final int VERSION_GENERATION = 2;
+  /** Largest credential generation (docs/protocol.md §5.1). */
+  public static final int MAX_GENERATION = 0x7fffffff;
 
   public static final int T_BOOTSTRAP_REQUEST = 0x01;
   public static final int T_BOOTSTRAP_RESPONSE = 0x02;
@@ -48,6 +57,44 @@ public final class Wire {
       throw ProtocolException.malformed("unknown flag bits");
     }
     return f;
+  }
+
+  /**
+   * Reads the header of a structure that exists in versions 1 and 2 (a credential generation);
+   * returns the version.
+   */
+  static int generationHeader(WireReader r, int type) throws ProtocolException {
+    int v = r.u8();
+    if (v != VERSION && v != VERSION_GENERATION) {
+      throw ProtocolException.malformed("wrong version");
+    }
+    r.expect(type, "message type");
+    return v;
+  }
+
+  /** The generation field of a version-2 structure (1..MAX_GENERATION); 0 for version 1. */
+  static int generation(WireReader r, int version) throws ProtocolException {
+    if (version == VERSION) {
+      return 0;
+    }
+    long g = r.u32();
+    if (g < 1 || g > MAX_GENERATION) {
+      throw ProtocolException.malformed("credential generation out of range");
+    }
+    return (int) g;
+  }
+
+  /** Writes the version byte and type, and returns the writer. */
+  static WireWriter generationHeader(int type, int generation) {
+    if (generation < 0) {
+      throw new IllegalArgumentException("credential generation must not be negative");
+    }
+    return new WireWriter().u8(generation == 0 ? VERSION : VERSION_GENERATION).u8(type);
+  }
+
+  /** Writes the generation field if the structure is of version 2. */
+  static WireWriter generation(WireWriter w, int generation) {
+    return generation == 0 ? w : w.u32(generation);
   }
 
   static void header(WireReader r, int type) throws ProtocolException {

@@ -57,6 +57,12 @@ class CodecTest {
     m.put(new RetrievalResponse(n(40, 20)).encode(), RetrievalResponse::decode);
     m.put(new ErrorResponse(ErrorCode.REPLAY).encode(), ErrorResponse::decode);
     m.put(new EnrolmentFile(Role.UE, A, 3, n(65, 4), n(40, 21)).encode(), EnrolmentFile::decode);
+    // version 2: a re-enrolled principal's credential generation
+    m.put(new Btid(Role.UE, A, n(16, 1), 5, 1, 2, n(32, 2), 7).encode(), Btid::decode);
+    m.put(new BootstrapRequest(Role.UE, A, 1, n(16, 9), 7, n(32, 9), 3).encode(),
+        BootstrapRequest::decode);
+    m.put(new EnrolmentFile(Role.UE, A, 3, n(65, 4), n(40, 21), 2).encode(),
+        EnrolmentFile::decode);
     return m;
   }
 
@@ -81,11 +87,11 @@ class CodecTest {
     List<String> failures = new ArrayList<>();
     for (Map.Entry<byte[], Decoder> e : samples().entrySet()) {
       byte[] b = e.getKey();
-      if (b[0] != Wire.VERSION) {
+      if (b[0] != Wire.VERSION && b[0] != Wire.VERSION_GENERATION) {
         continue; // the plaintext structures inside Ea/Em/Eb have no header
       }
       byte[] v = b.clone();
-      v[0] = 2;
+      v[0] = 3;
       expectMalformed(e.getValue(), v, "version", failures);
       byte[] t = b.clone();
       t[1] ^= 0x40;
@@ -103,6 +109,44 @@ class CodecTest {
         failures.add(what + " gave " + e.code());
       }
     }
+  }
+
+  @Test
+  void generation_zeroIsVersion1_othersVersion2_andVersion2WithGenerationZeroIsMalformed()
+      throws Exception {
+    Btid g0 = new Btid(Role.UE, A, n(16, 1), 5, 1, 2, n(32, 2));
+    assertEquals(Wire.VERSION, g0.encode()[0]);
+    assertEquals(0, Btid.decode(g0.encode()).generation());
+    Btid g7 = new Btid(Role.UE, A, n(16, 1), 5, 1, 2, n(32, 2), 7);
+    assertEquals(Wire.VERSION_GENERATION, g7.encode()[0]);
+    assertEquals(7, Btid.decode(g7.encode()).generation());
+    assertEquals(2, Btid.decode(g7.encode()).btidMacVersion());
+    assertEquals(g0.encode().length + 4, g7.encode().length);
+    assertEquals(3, BootstrapRequest.decode(
+        new BootstrapRequest(Role.UE, A, 1, n(16, 9), 7, n(32, 9), 3).encode()).generation());
+    assertEquals(2, EnrolmentFile.decode(
+        new EnrolmentFile(Role.UE, A, 3, n(65, 4), n(40, 21), 2).encode()).generation());
+    // version 2 naming generation 0 is not the canonical encoding
+    byte[] zero = g7.encode();
+    int at = 2 + 1 + 2 + A.length() + 16 + 8 + 4;
+    zero[at] = zero[at + 1] = zero[at + 2] = zero[at + 3] = 0;
+    assertEquals(ErrorCode.MALFORMED,
+        assertThrows(ProtocolException.class, () -> Btid.decode(zero)).code());
+    // above the maximum
+    byte[] big = g7.encode();
+    big[at] = (byte) 0x80;
+    assertEquals(ErrorCode.MALFORMED,
+        assertThrows(ProtocolException.class, () -> Btid.decode(big)).code());
+    assertThrows(IllegalArgumentException.class,
+        () -> new Btid(Role.UE, A, n(16, 1), 5, 1, 2, n(32, 2), -1).encode());
+  }
+
+  @Test
+  void credContext_generationZeroIsTheOriginal_othersDifferAndAreDistinct() {
+    assertArrayEquals(Contexts.cred(Role.UE, A), Contexts.cred(Role.UE, A, 0));
+    assertFalse(Arrays.equals(Contexts.cred(Role.UE, A), Contexts.cred(Role.UE, A, 1)));
+    assertFalse(Arrays.equals(Contexts.cred(Role.UE, A, 1), Contexts.cred(Role.UE, A, 2)));
+    assertFalse(Arrays.equals(Contexts.cred(Role.UE, A, 1), Contexts.cred(Role.MAILBOX, A, 1)));
   }
 
   @Test
