@@ -24,7 +24,7 @@ public final class Bootstrapping {
   }
 
   /** An outstanding bootstrap request. */
-  public static final class Pending {
+  public static final class Pending implements PendingRequest {
     private final Credential cred;
     private final BootstrapRequest request;
 
@@ -33,6 +33,7 @@ public final class Bootstrapping {
       this.request = request;
     }
 
+    @Override
     public byte[] requestBytes() {
       return request.encode();
     }
@@ -41,10 +42,10 @@ public final class Bootstrapping {
   public Pending start(Credential cred) {
     byte[] nonce = random.next(Wire.NONCE_LEN);
     BootstrapRequest unsigned = new BootstrapRequest(cred.role(), cred.id(), cred.credVersion(),
-        nonce, clock.millis(), new byte[Wire.MAC_LEN]);
+        nonce, clock.millis(), new byte[Wire.MAC_LEN], cred.generation());
     byte[] proof = SoftwareCrypto.hmac(cred.kauth(), unsigned.body());
     return new Pending(cred, new BootstrapRequest(cred.role(), cred.id(), cred.credVersion(),
-        nonce, unsigned.timestampMs(), proof));
+        nonce, unsigned.timestampMs(), proof, cred.generation()));
   }
 
   public ClientSession finish(Pending p, byte[] responseBytes) throws ProtocolException {
@@ -54,7 +55,8 @@ public final class Bootstrapping {
         resp.autn());
     Btid btid = Btid.decode(resp.btid());
     if (btid.role() != p.cred.role() || !btid.id().equals(p.cred.id())
-        || btid.credVersion() != p.cred.credVersion()) {
+        || btid.credVersion() != p.cred.credVersion()
+        || btid.generation() != p.cred.generation()) {
       throw new ProtocolException(ErrorCode.IDENTITY_MISMATCH, "B-TID names someone else");
     }
     return ClientSession.resume(p.cred, btid);

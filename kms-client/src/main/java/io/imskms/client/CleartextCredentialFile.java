@@ -32,6 +32,10 @@ import java.util.Set;
  * kp=&lt;base64url of the 32-byte Kp, unpadded&gt;
  * </pre>
  *
+ * <p>A credential of a re-enrolled principal (generation 1 or more) has one more line,
+ * {@code generation=N}, between {@code credVersion} and {@code kp}; generation 0 has none, so
+ * the files written before generations existed read unchanged.
+ *
  * <p>Security guarantees: {@link #write} creates the file with mode 0600 (in a temporary file in
  * the same directory, moved into place), refuses to replace an existing file unless asked, and
  * {@link #read} refuses a file that group or others can read. Neither method puts Kp in an
@@ -40,6 +44,8 @@ import java.util.Set;
 public final class CleartextCredentialFile {
   private static final String MAGIC = "imskms-credential";
   private static final List<String> KEYS = List.of(MAGIC, "role", "id", "credVersion", "kp");
+  private static final List<String> KEYS_WITH_GENERATION =
+      List.of(MAGIC, "role", "id", "credVersion", "generation", "kp");
 
   private CleartextCredentialFile() {}
 
@@ -56,7 +62,9 @@ public final class CleartextCredentialFile {
     }
     String kp = Base64.getUrlEncoder().withoutPadding().encodeToString(cred.kp().internal());
     byte[] text = (MAGIC + "=1\nrole=" + roleName(cred.role()) + "\nid=" + cred.id()
-        + "\ncredVersion=" + cred.credVersion() + "\nkp=" + kp + "\n")
+        + "\ncredVersion=" + cred.credVersion()
+        + (cred.generation() == 0 ? "" : "\ngeneration=" + cred.generation())
+        + "\nkp=" + kp + "\n")
         .getBytes(StandardCharsets.UTF_8);
     try {
       OwnerOnlyFiles.write(file, text);
@@ -87,7 +95,9 @@ public final class CleartextCredentialFile {
           throw bad(file, "a line is not key=value, or a key is repeated");
         }
       }
-      if (!List.copyOf(fields.keySet()).equals(KEYS) || !"1".equals(fields.get(MAGIC))) {
+      List<String> keys = List.copyOf(fields.keySet());
+      if (!(keys.equals(KEYS) || keys.equals(KEYS_WITH_GENERATION))
+          || !"1".equals(fields.get(MAGIC))) {
         throw bad(file, "expected the keys " + KEYS + " in this order, format 1");
       }
       Role role = switch (fields.get("role")) {
@@ -102,6 +112,17 @@ public final class CleartextCredentialFile {
       } catch (NumberFormatException e) {
         throw bad(file, "credVersion is not a number");
       }
+      int generation = 0;
+      if (fields.containsKey("generation")) {
+        try {
+          generation = Integer.parseInt(fields.get("generation"));
+        } catch (NumberFormatException e) {
+          throw bad(file, "generation is not a number");
+        }
+        if (generation < 1) {
+          throw bad(file, "generation must be at least 1 (0 is written as no line)");
+        }
+      }
       byte[] kp;
       try {
         kp = Base64.getUrlDecoder().decode(fields.get("kp"));
@@ -112,7 +133,7 @@ public final class CleartextCredentialFile {
         Arrays.fill(kp, (byte) 0);
         throw bad(file, "kp is not 32 bytes");
       }
-      return new Credential(role, id, credVersion, SecretBytes.adopt(kp));
+      return new Credential(role, id, credVersion, generation, SecretBytes.adopt(kp));
     } catch (ProtocolException e) {
       throw bad(file, "id is not an identity in normal form");
     } finally {

@@ -69,7 +69,8 @@ public final class DeviceEnrolment {
     SecretBytes kek = SoftwareCrypto.kdf256(z, Contexts.enrolKek(f.ephemeralPublicKey(),
         publicPoint, role, id));
     z.destroy();
-    return new Credential(role, id, f.credVersion(), SoftwareCrypto.unwrap(kek, f.wrappedKp()));
+    return new Credential(role, id, f.credVersion(), f.generation(),
+        SoftwareCrypto.unwrap(kek, f.wrappedKp()));
   }
 
   static byte[] encodePoint(ECPublicKey k) {

@@ -28,7 +28,7 @@ public final class MailboxClient {
     this.random = random;
   }
 
-  public static final class PendingKeyRequest {
+  public static final class PendingKeyRequest implements PendingRequest {
     private final MailboxKeyRequest request;
     private final IdPairSecret secret;
     private final ClientSession session;
@@ -39,6 +39,7 @@ public final class MailboxClient {
       this.session = session;
     }
 
+    @Override
     public byte[] requestBytes() {
       return request.encode();
     }

@@ -91,7 +91,7 @@ public final class UeClient {
   }
 
   /** UE-B's retrieval request and what it must remember to open the answer. */
-  public static final class PendingRetrieval {
+  public static final class PendingRetrieval implements PendingRequest {
     private final RetrievalRequest request;
     private final IdPairSecret secret;
     private final ClientSession session;
@@ -102,6 +102,7 @@ public final class UeClient {
       this.session = session;
     }
 
+    @Override
     public byte[] requestBytes() {
       return request.encode();
     }

@@ -37,6 +37,23 @@ class CleartextCredentialFileTest {
   }
 
   @Test
+  void generation_isWrittenOnlyWhenNotZero_andReadsBack(@TempDir Path dir) throws Exception {
+    Path f0 = dir.resolve("g0.cred");
+    CleartextCredentialFile.write(credential(), f0, false);
+    assertFalse(Files.readString(f0).contains("generation"));
+    assertEquals(0, CleartextCredentialFile.read(f0).generation());
+    byte[] kp = new byte[32];
+    Credential g2 = new Credential(Role.UE, "sip:alice@ims.example.com", 1, 2,
+        SecretBytes.copyOf(kp, InsecureSecretAccess.get()));
+    Path f2 = dir.resolve("g2.cred");
+    CleartextCredentialFile.write(g2, f2, false);
+    assertTrue(Files.readString(f2).contains("\ngeneration=2\nkp="));
+    assertEquals(2, CleartextCredentialFile.read(f2).generation());
+    Files.writeString(f2, Files.readString(f2).replace("generation=2", "generation=0"));
+    assertThrows(IOException.class, () -> CleartextCredentialFile.read(f2));
+  }
+
+  @Test
   void existingFile_isNotReplacedUnlessAsked(@TempDir Path dir) throws Exception {
     Path f = dir.resolve("vm.cred");
     CleartextCredentialFile.write(credential(), f, false);
