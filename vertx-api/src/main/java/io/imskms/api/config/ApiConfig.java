@@ -156,8 +156,25 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
    * @param segmentMaxAgeHours a segment is rotated when its first record is this old
    * @param retentionDays closed segments older than this are deleted; 0 keeps everything
    * @param checkpointIntervalMs a checkpoint is signed this often while records arrive
+   * @param identities {@value #PLAIN} (identities in records as they are) or {@value
+   *     #PSEUDONYMISED} ({@code p1:} + HMAC under the token key {@code pseudonymKeyLabel#v1};
+   *     docs/audit-format.md, "Identities")
+   * @param pseudonymKeyLabel the label (without {@code #v1}) of the HMAC key of pseudonyms
    */
   public record Audit(String dir, String origin, String node, String keyLabel, long batchDelayMs,
       int batchMaxRecords, int queueLimit, long segmentMaxBytes, long segmentMaxAgeHours,
-      long retentionDays, long checkpointIntervalMs) {}
+      long retentionDays, long checkpointIntervalMs, String identities,
+      String pseudonymKeyLabel) {
+    public static final String PLAIN = "plain";
+    public static final String PSEUDONYMISED = "pseudonymised";
+
+    public Audit {
+      if (!PLAIN.equals(identities) && !PSEUDONYMISED.equals(identities)) {
+        throw new IllegalArgumentException("audit.identities must be plain or pseudonymised");
+      }
+      if (pseudonymKeyLabel == null || pseudonymKeyLabel.isBlank()) {
+        throw new IllegalArgumentException("audit.pseudonymKeyLabel must name the HMAC key");
+      }
+    }
+  }
 }
