@@ -24,14 +24,16 @@ public final class SoftHsmTestToken implements AutoCloseable {
   private final Path confFile;
   private final String label;
   private final char[] userPin;
+  private final char[] soPin;
 
   private SoftHsmTestToken(Path module, Path tokenDir, Path confFile, String label,
-      char[] userPin) {
+      char[] userPin, char[] soPin) {
     this.module = module;
     this.tokenDir = tokenDir;
     this.confFile = confFile;
     this.label = label;
     this.userPin = userPin;
+    this.soPin = soPin;
   }
 
   private static boolean created;
@@ -68,7 +70,7 @@ public final class SoftHsmTestToken implements AutoCloseable {
       char[] so = randomPin();
       char[] user = randomPin();
       TokenSetup.ensureToken(module, label, so, user);
-      return new SoftHsmTestToken(module, tokens, conf, label, user);
+      return new SoftHsmTestToken(module, tokens, conf, label, user, so);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (HsmException e) {
@@ -110,6 +112,24 @@ public final class SoftHsmTestToken implements AutoCloseable {
 
   public String label() {
     return label;
+  }
+
+  /**
+   * A second token in this JVM's token directory (its own label and PINs), e.g. the target of a
+   * backup restore. Call it while no {@link Pkcs11Hsm} is open: it initialises and finalises the
+   * module.
+   */
+  public SoftHsmTestToken second() throws HsmException {
+    String label2 = "test2-" + Long.toHexString(RANDOM.nextLong() & 0xffffffL);
+    char[] so = randomPin();
+    char[] user = randomPin();
+    TokenSetup.ensureToken(module, label2, so, user);
+    return new SoftHsmTestToken(module, tokenDir, confFile, label2, user, so);
+  }
+
+  /** The throw-away test token's SO PIN (a backup export needs the SO for the trusted KEK). */
+  public char[] soPinForTest() {
+    return soPin.clone();
   }
 
   /** The throw-away test token's PIN, for driving pkcs11-tool in a test. */
