@@ -5,7 +5,7 @@ import io.imskms.core.bootstrap.Bootstrapper;
 import io.imskms.core.bootstrap.KmsBootstrapper;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyPurpose;
-import io.imskms.core.replay.ReplayCache;
+import io.imskms.core.replay.ReplayGuard;
 import io.imskms.core.replay.ReplayException;
 import io.imskms.core.replay.RequestNonces;
 import io.imskms.hsm.Hsm;
@@ -70,12 +70,12 @@ public final class DeferredDeliveryService {
   private final LongTermKeys keys;
   private final Bootstrapper bootstrapper;
   private final MailboxDirectory directory;
-  private final ReplayCache replay;
+  private final ReplayGuard replay;
   private final Clock clock;
   private final DeferredDeliveryOptions options;
 
   public DeferredDeliveryService(Hsm hsm, LongTermKeys keys, Bootstrapper bootstrapper,
-      MailboxDirectory directory, ReplayCache replay, Clock clock,
+      MailboxDirectory directory, ReplayGuard replay, Clock clock,
       DeferredDeliveryOptions options) {
     this.hsm = Objects.requireNonNull(hsm);
     this.keys = Objects.requireNonNull(keys);

@@ -38,7 +38,7 @@ public final class KmsException extends Exception {
    */
   public boolean serverSide() {
     return code == ErrorCode.HSM_UNAVAILABLE || code == ErrorCode.BUSY
-        || code == ErrorCode.INTERNAL;
+        || code == ErrorCode.INTERNAL || code == ErrorCode.REPLAY_STORE_UNAVAILABLE;
   }
 
   /** The bytes sent to the client: version ‖ 0x7f ‖ code. */
@@ -82,6 +82,9 @@ public final class KmsException extends Exception {
         break;
       case REPLAY:
         c = ErrorCode.REPLAY;
+        break;
+      case STORE_UNAVAILABLE:
+        c = ErrorCode.REPLAY_STORE_UNAVAILABLE;
         break;
       default:
         c = ErrorCode.BUSY;

@@ -95,9 +95,9 @@ class RequestCheckEdgesTest {
   }
 
   @Test
-  void serverSide_isExactlyHsmUnavailableBusyAndInternal() {
+  void serverSide_isExactlyHsmUnavailableBusyInternalAndReplayStoreUnavailable() {
     Set<ErrorCode> server = EnumSet.of(ErrorCode.HSM_UNAVAILABLE, ErrorCode.BUSY,
-        ErrorCode.INTERNAL);
+        ErrorCode.INTERNAL, ErrorCode.REPLAY_STORE_UNAVAILABLE);
     for (ErrorCode c : ErrorCode.values()) {
       assertEquals(server.contains(c), new KmsException(c, "x").serverSide(), c.name());
     }

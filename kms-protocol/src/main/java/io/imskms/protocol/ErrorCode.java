@@ -40,7 +40,12 @@ public enum ErrorCode {
    * The principal is revoked by the operator, or the credential (or a B-TID made from it) is of
    * an older generation than the principal's current one (it was re-enrolled).
    */
-  PRINCIPAL_REVOKED(16);
+  PRINCIPAL_REVOKED(16),
+  /**
+   * The shared replay store (Redis, several nodes) did not answer in time or cannot vouch for its
+   * records: the request was refused, never served unchecked; retry later with a new nonce.
+   */
+  REPLAY_STORE_UNAVAILABLE(17);
 
   private final int number;
 

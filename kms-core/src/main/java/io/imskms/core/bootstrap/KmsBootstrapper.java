@@ -5,7 +5,7 @@ import io.imskms.core.LongTermKeys;
 import io.imskms.core.ServerRandom;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyPurpose;
-import io.imskms.core.replay.ReplayCache;
+import io.imskms.core.replay.ReplayGuard;
 import io.imskms.core.replay.ReplayException;
 import io.imskms.core.replay.RequestNonces;
 import io.imskms.hsm.HsmException;
@@ -40,13 +40,13 @@ public final class KmsBootstrapper implements Bootstrapper {
   static final KeySpec KS = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DERIVE);
 
   private final LongTermKeys keys;
-  private final ReplayCache replay;
+  private final ReplayGuard replay;
   private final MailboxDirectory directory;
   private final Clock clock;
   private final Duration lifetime;
   private final ServerRandom random;
 
-  public KmsBootstrapper(LongTermKeys keys, ReplayCache replay, MailboxDirectory directory,
+  public KmsBootstrapper(LongTermKeys keys, ReplayGuard replay, MailboxDirectory directory,
       Clock clock, Duration lifetime, ServerRandom random) {
     this.keys = Objects.requireNonNull(keys);
     this.replay = Objects.requireNonNull(replay);

@@ -1,9 +1,6 @@
 package io.imskms.core.replay;
 
 import io.imskms.core.replay.ReplayException.Reason;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,8 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * a full cache costs availability, never security. Size {@code maxEntries} for the peak request
  * rate times {@code 2 × window} (an entry lives at most that long), with margin; an authenticated
  * principal that floods can still exhaust it, which rate limiting in front of the KMS must prevent.
- * The cache is per process: several KMS instances behind a load balancer need sticky routing per
- * principal or a shared cache.
+ * The cache is per process: several KMS instances behind a load balancer share a store instead
+ * ({@link SharedReplayGuard}, docs/scaling.md).
  *
  * <p>Memory: the cache keeps, per entry, a 16-byte digest of (principal, nonce) and the expiry
  * time in one 40-byte object, plus its 32-byte hash-table node, its share of the hash table and
@@ -48,7 +45,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * whole bucket at a time, at most {@code window / 16} after they expire, by whichever caller comes
  * first, and immediately before a request would be refused for capacity.
  */
-public final class ReplayCache {
+public final class ReplayCache implements ReplayGuard {
   /** The nonce length this cache accepts. */
   public static final int NONCE_LENGTH = 16;
 
@@ -56,14 +53,6 @@ public final class ReplayCache {
   public static final Duration MAX_WINDOW = Duration.ofDays(1);
 
   private static final int BUCKETS_PER_WINDOW = 32;
-  private static final byte[] DOMAIN = "imskms/replay/v1".getBytes(StandardCharsets.US_ASCII);
-  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 missing from the JDK", e);
-    }
-  });
 
   private final Duration window;
   private final long windowMillis;
@@ -117,6 +106,7 @@ public final class ReplayCache {
    *     and is unexpired, {@link Reason#CAPACITY} if the cache is full of unexpired entries
    * @throws IllegalArgumentException if the nonce does not have {@link #NONCE_LENGTH} bytes
    */
+  @Override
   public void checkAndRecord(String principal, byte[] nonce, Instant timestamp)
       throws ReplayException {
     Objects.requireNonNull(principal, "principal");
@@ -126,20 +116,7 @@ public final class ReplayCache {
       throw new IllegalArgumentException("nonce must be " + NONCE_LENGTH + " bytes");
     }
     long now = clock.millis();
-    long t;
-    try {
-      t = timestamp.toEpochMilli();
-    } catch (ArithmeticException e) {
-      throw new ReplayException(Reason.STALE_TIMESTAMP, "timestamp is out of range");
-    }
-    if (t < now - windowMillis) {
-      throw new ReplayException(Reason.STALE_TIMESTAMP, "timestamp is older than the "
-          + window.toSeconds() + " s window");
-    }
-    if (t > now + windowMillis) {
-      throw new ReplayException(Reason.STALE_TIMESTAMP, "timestamp is more than "
-          + window.toSeconds() + " s in the future");
-    }
+    long t = checkWindow(now, timestamp, window);
     if (now >= nextEvictionMillis && evictionLock.tryLock()) {
       try {
         evictExpired(now);
@@ -199,6 +176,7 @@ public final class ReplayCache {
    * @return whether an entry was removed
    * @throws IllegalArgumentException if the nonce does not have {@link #NONCE_LENGTH} bytes
    */
+  @Override
   public boolean forget(String principal, byte[] nonce, Instant timestamp) {
     Objects.requireNonNull(principal, "principal");
     Objects.requireNonNull(nonce, "nonce");
@@ -239,8 +217,32 @@ public final class ReplayCache {
   }
 
   /** How far a timestamp may be from the clock. */
+  @Override
   public Duration window() {
     return window;
+  }
+
+  /**
+   * The window check shared by every {@link ReplayGuard}: the timestamp as epoch ms if it is
+   * within {@code window} of {@code now} either way.
+   */
+  static long checkWindow(long now, Instant timestamp, Duration window) throws ReplayException {
+    long windowMillis = window.toMillis();
+    long t;
+    try {
+      t = timestamp.toEpochMilli();
+    } catch (ArithmeticException e) {
+      throw new ReplayException(Reason.STALE_TIMESTAMP, "timestamp is out of range");
+    }
+    if (t < now - windowMillis) {
+      throw new ReplayException(Reason.STALE_TIMESTAMP, "timestamp is older than the "
+          + window.toSeconds() + " s window");
+    }
+    if (t > now + windowMillis) {
+      throw new ReplayException(Reason.STALE_TIMESTAMP, "timestamp is more than "
+          + window.toSeconds() + " s in the future");
+    }
+    return t;
   }
 
   private boolean reserve() {
@@ -310,15 +312,7 @@ public final class ReplayCache {
     }
 
     static Entry of(String principal, byte[] nonce, long expiresAt) {
-      MessageDigest md = SHA256.get();
-      md.reset();
-      byte[] p = principal.getBytes(StandardCharsets.UTF_8);
-      md.update(DOMAIN);
-      md.update(new byte[] {(byte) (p.length >>> 24), (byte) (p.length >>> 16),
-          (byte) (p.length >>> 8), (byte) p.length});
-      md.update(p);
-      md.update(nonce);
-      byte[] d = md.digest();
+      byte[] d = ReplayDigest.sha256(principal, nonce);
       return new Entry(toLong(d, 0), toLong(d, 8), expiresAt);
     }
 

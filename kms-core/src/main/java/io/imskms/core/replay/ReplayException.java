@@ -1,7 +1,7 @@
 package io.imskms.core.replay;
 
 /**
- * A request was refused by the {@link ReplayCache}. The {@link #reason()} is stable and may be
+ * A request was refused by the replay defence ({@link ReplayGuard}). The {@link #reason()} is stable and may be
  * mapped to a client-visible error code; the message is for logs and never contains the nonce or
  * the principal.
  */
@@ -16,7 +16,13 @@ public final class ReplayException extends Exception {
      * The cache is full of unexpired entries. The request may be genuine; the client may retry
      * later (an API answers 503 with Retry-After).
      */
-    CAPACITY
+    CAPACITY,
+    /**
+     * The shared replay store (Redis) did not answer in time, failed, or cannot vouch for its
+     * records: the request is refused, never served unchecked; the client may retry later with
+     * a new nonce (an API answers 503 REPLAY_STORE_UNAVAILABLE with Retry-After).
+     */
+    STORE_UNAVAILABLE
   }
 
   private final Reason reason;

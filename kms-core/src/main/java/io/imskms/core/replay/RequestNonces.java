@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The nonces one request has consumed in a {@link ReplayCache}, so that they can be given back
+ * The nonces one request has consumed in a {@link ReplayGuard}, so that they can be given back
  * when the request then fails for a reason on the server's side. Without this, a request whose
  * nonce was recorded and which then met an unavailable HSM could never be served: every retry of
  * it would be a REPLAY (for a stored offer, its message could never get a key).
@@ -14,20 +14,20 @@ import java.util.Objects;
  * <p>Security guarantees: {@link #release()} forgets only the pairs this object recorded, and
  * the caller calls it only when no answer to the request left the server; an answered request
  * keeps its nonces for the whole window. Nonces are recorded only after the request was
- * authenticated (the caller's duty, as for {@link ReplayCache#checkAndRecord}). One instance per
+ * authenticated (the caller's duty, as for {@link ReplayGuard#checkAndRecord}). One instance per
  * request and thread; not thread-safe.
  */
 public final class RequestNonces {
   private record Recorded(String principal, byte[] nonce, Instant timestamp) {}
 
-  private final ReplayCache cache;
+  private final ReplayGuard cache;
   private final List<Recorded> recorded = new ArrayList<>(2);
 
-  public RequestNonces(ReplayCache cache) {
+  public RequestNonces(ReplayGuard cache) {
     this.cache = Objects.requireNonNull(cache);
   }
 
-  /** {@link ReplayCache#checkAndRecord}, remembering the pair if it was accepted. */
+  /** {@link ReplayGuard#checkAndRecord}, remembering the pair if it was accepted. */
   public void checkAndRecord(String principal, byte[] nonce, Instant timestamp)
       throws ReplayException {
     cache.checkAndRecord(principal, nonce, timestamp);
