@@ -5,6 +5,7 @@ import io.imskms.core.LongTermKeys;
 import io.imskms.core.ServerRandom;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyPurpose;
+import io.imskms.core.principals.Principals;
 import io.imskms.core.replay.ReplayGuard;
 import io.imskms.core.replay.ReplayException;
 import io.imskms.core.replay.RequestNonces;
@@ -45,9 +46,21 @@ public final class KmsBootstrapper implements Bootstrapper {
   private final Clock clock;
   private final Duration lifetime;
   private final ServerRandom random;
+  private final Principals principals;
 
+  /** A bootstrapper for which nobody is revoked and every credential is of generation 0. */
   public KmsBootstrapper(LongTermKeys keys, ReplayGuard replay, MailboxDirectory directory,
       Clock clock, Duration lifetime, ServerRandom random) {
+    this(keys, replay, directory, clock, lifetime, random, Principals.NONE);
+  }
+
+  /**
+   * A bootstrapper that refuses revoked principals and superseded credential generations
+   * ({@code principals}, an in-memory lookup) with PRINCIPAL_REVOKED.
+   */
+  public KmsBootstrapper(LongTermKeys keys, ReplayGuard replay, MailboxDirectory directory,
+      Clock clock, Duration lifetime, ServerRandom random, Principals principals) {
+    this.principals = Objects.requireNonNull(principals);
     this.keys = Objects.requireNonNull(keys);
     this.replay = Objects.requireNonNull(replay);
     this.directory = Objects.requireNonNull(directory);
@@ -56,11 +69,14 @@ public final class KmsBootstrapper implements Bootstrapper {
     this.random = Objects.requireNonNull(random);
   }
 
-  /** Kp = KDF(cred-root_v, cred(role, ID)). Shared with enrolment, which needs it wrappable. */
+  /**
+   * Kp = KDF(cred-root_v, cred(role, ID, generation)) (generation 0: cred(role, ID)). Shared with
+   * enrolment, which needs it wrappable.
+   */
   public static KeyRef deriveKp(HsmSession s, LongTermKeys keys, Role role, String id,
-      int credVersion, boolean wrappable) throws KmsException, HsmException {
+      int credVersion, int generation, boolean wrappable) throws KmsException, HsmException {
     KeyRef root = keys.key(KeyPurpose.CRED_ROOT, credVersion);
-    return s.deriveKey(root, Contexts.cred(role, id), wrappable ? KP.wrappable() : KP);
+    return s.deriveKey(root, Contexts.cred(role, id, generation), wrappable ? KP.wrappable() : KP);
   }
 
   @Override
@@ -86,20 +102,23 @@ public final class KmsBootstrapper implements Bootstrapper {
       if (req.role() == Role.MAILBOX && !directory.isMailbox(req.id())) {
         throw new KmsException(ErrorCode.UNKNOWN_PRINCIPAL, "not a mailbox of the directory");
       }
-      KeyRef kp = deriveKp(s, keys, req.role(), req.id(), req.credVersion(), false);
+      KeyRef kp = deriveKp(s, keys, req.role(), req.id(), req.credVersion(), req.generation(),
+          false);
       KeyRef kauth = s.deriveKey(kp, Contexts.auth(), KAUTH);
-      // Proof of possession first, so unauthenticated traffic cannot fill the replay cache.
+      // Proof of possession first, so unauthenticated traffic cannot fill the replay cache, nor
+      // learn whether someone is revoked.
       s.verify(kauth, req.body(), req.proof());
+      principals.check(req.id(), req.generation());
       nonces.checkAndRecord(principal(req.role(), req.id()), req.nonce(),
           Instant.ofEpochMilli(req.timestampMs()));
       int macVersion = keys.activeVersion(KeyPurpose.BTID_MAC);
       byte[] rand = random.next(s, Wire.RAND_LEN);
       long notAfter = clock.millis() + lifetime.toMillis();
       Btid unsigned = new Btid(req.role(), req.id(), rand, notAfter, req.credVersion(),
-          macVersion, new byte[Wire.MAC_LEN]);
+          macVersion, new byte[Wire.MAC_LEN], req.generation());
       byte[] tag = s.sign(keys.key(KeyPurpose.BTID_MAC, macVersion), unsigned.body());
       byte[] btid = new Btid(req.role(), req.id(), rand, notAfter, req.credVersion(), macVersion,
-          tag).encode();
+          tag, req.generation()).encode();
       byte[] autn = s.sign(kauth, Contexts.autn(req.nonce(), btid));
       return new BootstrapResponse(btid, autn).encode();
     } catch (ProtocolException e) {
@@ -113,6 +132,7 @@ public final class KmsBootstrapper implements Bootstrapper {
 
   /**
    * Recover Ka/Kb/Km: check the tag (any change to the B-TID → INTEGRITY), then the expiry, then
+   * the principal's standing (revoked, or a superseded generation → PRINCIPAL_REVOKED), then
    * derive Kp and Ks = KDF(Kp, ks(body)).
    */
   @Override
@@ -124,7 +144,9 @@ public final class KmsBootstrapper implements Bootstrapper {
       if (clock.millis() > btid.notAfterMs()) {
         throw new KmsException(ErrorCode.EXPIRED_BTID, "B-TID expired");
       }
-      KeyRef kp = deriveKp(s, keys, btid.role(), btid.id(), btid.credVersion(), false);
+      principals.check(btid.id(), btid.generation());
+      KeyRef kp = deriveKp(s, keys, btid.role(), btid.id(), btid.credVersion(),
+          btid.generation(), false);
       KeyRef ks = s.deriveKey(kp, Contexts.sessionKey(btid.body()), wrappable ? KS.wrappable() : KS);
       s.destroy(kp);
       return new BootstrappedKey(btid.role(), btid.id(), ks);

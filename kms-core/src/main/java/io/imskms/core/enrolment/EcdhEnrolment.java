@@ -5,6 +5,7 @@ import io.imskms.core.LongTermKeys;
 import io.imskms.core.bootstrap.KmsBootstrapper;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.keys.KeyPurpose;
+import io.imskms.core.principals.Principals;
 import io.imskms.hsm.EcKeyPair;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
@@ -35,8 +36,20 @@ public final class EcdhEnrolment implements Enrolment {
   private final Hsm hsm;
   private final LongTermKeys keys;
   private final MailboxDirectory directory;
+  private final Principals principals;
 
+  /** Enrolment where every credential is of generation 0 and nobody is revoked. */
   public EcdhEnrolment(Hsm hsm, LongTermKeys keys, MailboxDirectory directory) {
+    this(hsm, keys, directory, Principals.NONE);
+  }
+
+  /**
+   * Enrolment at each principal's current generation ({@code principals}); a revoked principal
+   * is refused with PRINCIPAL_REVOKED (reinstate it, or re-enrol it to a new generation).
+   */
+  public EcdhEnrolment(Hsm hsm, LongTermKeys keys, MailboxDirectory directory,
+      Principals principals) {
+    this.principals = Objects.requireNonNull(principals);
     this.hsm = Objects.requireNonNull(hsm);
     this.keys = Objects.requireNonNull(keys);
     this.directory = Objects.requireNonNull(directory);
@@ -50,15 +63,20 @@ public final class EcdhEnrolment implements Enrolment {
           : directory.isMailbox(req.id())) {
         throw new KmsException(ErrorCode.UNKNOWN_PRINCIPAL, "role does not match the directory");
       }
+      if (principals.revoked(req.id())) {
+        throw new KmsException(ErrorCode.PRINCIPAL_REVOKED, "principal revoked");
+      }
+      int generation = principals.generation(req.id());
       int credVersion = keys.activeVersion(KeyPurpose.CRED_ROOT);
-      KeyRef kp = KmsBootstrapper.deriveKp(s, keys, req.role(), req.id(), credVersion, true);
+      KeyRef kp = KmsBootstrapper.deriveKp(s, keys, req.role(), req.id(), credVersion,
+          generation, true);
       EcKeyPair eph = s.generateEcKeyPair();
       KeyRef z = s.deriveEcdh(eph.privateKey(), req.devicePublicKey(), Z);
       KeyRef kek = s.deriveKey(z, Contexts.enrolKek(eph.publicPoint(), req.devicePublicKey(),
           req.role(), req.id()), KEK);
       byte[] wrapped = s.wrapKey(kek, kp, WrapMode.KW);
-      return new EnrolmentFile(req.role(), req.id(), credVersion, eph.publicPoint(), wrapped)
-          .encode();
+      return new EnrolmentFile(req.role(), req.id(), credVersion, eph.publicPoint(), wrapped,
+          generation).encode();
     } catch (ProtocolException e) {
       throw KmsException.of(e);
     } catch (HsmException e) {
