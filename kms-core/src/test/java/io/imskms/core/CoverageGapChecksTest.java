@@ -17,23 +17,31 @@ import io.imskms.protocol.Role;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * Checks of Figures 17 and 18 that no other test reached (JaCoCo, docs/assurance.md): an offer
  * whose UE-A B-TID is a mailbox's, and a genuine ticket presented with an offer of another sender
  * or for another recipient. Real SoftHSM2 token, the client SDK as every peer.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CoverageGapChecksTest {
-  private static KmsFixture f;
-  private static ClientSession sa;
-  private static ClientSession sb;
-  private static ClientSession sc;
-  private static ClientSession sm;
-  private static ClientSession smc;
+  private KmsFixture f;
+  private ClientSession sa;
+  private ClientSession sb;
+  private ClientSession sc;
+  private ClientSession sm;
+  private ClientSession smc;
+
+  /** A real SoftHSM2 token; {@link CoverageGapChecksOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
 
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     sa = f.bootstrap(f.enrol(Role.UE, ALICE));
     sb = f.bootstrap(f.enrol(Role.UE, BOB));
     sc = f.bootstrap(f.enrol(Role.UE, CAROL));
@@ -42,7 +50,7 @@ class CoverageGapChecksTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 

@@ -29,25 +29,33 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /** Figures 17, 18 and 19 end to end against SoftHSM2, with the client SDK as every peer. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class DeferredDeliveryEndToEndTest {
   private static final InsecureSecretAccess ACCESS = InsecureSecretAccess.get();
-  private static KmsFixture f;
-  private static Credential alice;
-  private static Credential bob;
-  private static Credential vmBob;
+  private KmsFixture f;
+  private Credential alice;
+  private Credential bob;
+  private Credential vmBob;
+
+  /** A real SoftHSM2 token; {@link DeferredDeliveryEndToEndOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
 
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     alice = f.enrol(Role.UE, ALICE);
     bob = f.enrol(Role.UE, BOB);
     vmBob = f.enrol(Role.MAILBOX, VM_BOB);
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 

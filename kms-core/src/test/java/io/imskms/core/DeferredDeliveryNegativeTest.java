@@ -36,27 +36,35 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * The negative suite of issue 3: every attack is refused with its documented error code
  * (docs/protocol.md, "Error codes" and "What each check returns") and nothing else.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class DeferredDeliveryNegativeTest {
-  private static KmsFixture f;
-  private static Credential alice;
-  private static Credential bob;
-  private static Credential carol;
-  private static Credential vmBob;
-  private static Credential vmCarol;
+  private KmsFixture f;
+  private Credential alice;
+  private Credential bob;
+  private Credential carol;
+  private Credential vmBob;
+  private Credential vmCarol;
   private ClientSession sa;
   private ClientSession sb;
   private ClientSession sc;
   private ClientSession sm;
   private ClientSession smc;
 
+  /** A real SoftHSM2 token; {@link DeferredDeliveryNegativeOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
+
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     alice = f.enrol(Role.UE, ALICE);
     bob = f.enrol(Role.UE, BOB);
     carol = f.enrol(Role.UE, CAROL);
@@ -65,7 +73,7 @@ class DeferredDeliveryNegativeTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 

@@ -20,20 +20,28 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * Every per-request key gets the least usage it needs (docs/architecture.md, key hierarchy): no
  * KEK both wraps and unwraps, and K and Ke2m, which the KMS only wraps for the clients, can
  * compute nothing that leaves the HSM.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KeyUsagePolicyTest {
-  private static KmsFixture f;
-  private static CountingHsm recording;
-  private static DeferredDeliveryService kms;
+  private KmsFixture f;
+  private CountingHsm recording;
+  private DeferredDeliveryService kms;
+
+  /** A real SoftHSM2 token; {@link KeyUsagePolicyOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
 
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     recording = new CountingHsm(f.hsm);
     kms = new DeferredDeliveryService(recording, f.keys, new KmsBootstrapper(f.keys, f.replay,
         f.directory, f.clock, DeferredDeliveryOptions.DEFAULTS.btidLifetime(),
@@ -41,7 +49,7 @@ class KeyUsagePolicyTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 

@@ -12,7 +12,8 @@ import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.replay.ReplayCache;
-import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.hsm.Hsm;
+import io.imskms.hsm.InsecureSoftwareHsm;
 import io.imskms.hsm.SoftHsmTestToken;
 import io.imskms.protocol.Role;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +23,9 @@ import java.time.Duration;
 
 /**
  * A KMS on a real SoftHSM2 token (one per test JVM) with its long-term keys, a mailbox directory,
- * a replay cache, and client SDK peers enrolled through the real ECDH enrolment.
+ * a replay cache, and client SDK peers enrolled through the real ECDH enrolment. Or, for fast
+ * unit tests of protocol logic only ({@link #onSoftwareHsm()}), the same on
+ * {@link InsecureSoftwareHsm}, any number per JVM.
  */
 final class KmsFixture implements AutoCloseable {
   static final String ALICE = "sip:alice@ims.example.com";
@@ -33,8 +36,10 @@ final class KmsFixture implements AutoCloseable {
   static final Duration WINDOW = Duration.ofMinutes(5);
   static final long START = 1_800_000_000_000L;
 
+  /** The real token; null on the software HSM. */
   final SoftHsmTestToken token;
-  final Pkcs11Hsm hsm;
+  final Hsm hsm;
+  private final Path directoryFile;
   final MutableClock clock = new MutableClock(START);
   KeyRing ring;
   final MailboxDirectory directory;
@@ -46,11 +51,23 @@ final class KmsFixture implements AutoCloseable {
   final UeClient ue = new UeClient(clock, RandomSource.secure());
   final MailboxClient mailbox = new MailboxClient(clock, RandomSource.secure());
 
+  /** On this JVM's real SoftHSM2 token. */
   KmsFixture() throws Exception {
-    token = SoftHsmTestToken.create();
-    hsm = token.open();
+    this(false);
+  }
+
+  /** On {@link InsecureSoftwareHsm}: for unit tests of protocol logic, never as the proof. */
+  static KmsFixture onSoftwareHsm() throws Exception {
+    return new KmsFixture(true);
+  }
+
+  private KmsFixture(boolean software) throws Exception {
+    token = software ? null : SoftHsmTestToken.create();
+    hsm = software ? new InsecureSoftwareHsm() : token.open();
     ring = KeyRing.ensureProvisioned(hsm);
-    Path dir = token.tokenDir().getParent().resolve("directory-" + System.nanoTime() + ".json");
+    Path dir = software ? Files.createTempFile("kms-fixture-directory-", ".json")
+        : token.tokenDir().getParent().resolve("directory-" + System.nanoTime() + ".json");
+    directoryFile = dir;
     Files.writeString(dir, "{\"version\":1,\"mailboxes\":{"
         + "\"" + VM_BOB + "\":{\"users\":[\"" + BOB + "\"]},"
         + "\"" + VM_CAROL + "\":{\"users\":[\"" + CAROL + "\"]}}}", StandardCharsets.UTF_8);
@@ -80,6 +97,14 @@ final class KmsFixture implements AutoCloseable {
   @Override
   public void close() {
     hsm.close();
-    token.close();
+    if (token != null) {
+      token.close();
+    } else {
+      directoryFile.toFile().delete();
+    }
+  }
+
+  boolean onSoftware() {
+    return token == null;
   }
 }

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * docs/protocol.md section 8: a request that fails for a reason on the server's side (HSM
@@ -31,21 +32,28 @@ import org.junit.jupiter.api.Test;
  * request is served when sent again; a request that fails authentication never touches the
  * replay cache; a request refused for the client's own doing keeps its nonces.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ServerFaultNonceTest {
-  private static KmsFixture f;
-  private static CountingHsm faulty;
-  private static DeferredDeliveryService kms;
-  private static Credential alice;
-  private static Credential bob;
-  private static Credential vmBob;
-  private static Credential vmCarol;
+  private KmsFixture f;
+  private CountingHsm faulty;
+  private DeferredDeliveryService kms;
+  private Credential alice;
+  private Credential bob;
+  private Credential vmBob;
+  private Credential vmCarol;
   private ClientSession sa;
   private ClientSession sb;
   private ClientSession sm;
 
+  /** A real SoftHSM2 token; {@link ServerFaultNonceOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
+
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     alice = f.enrol(Role.UE, ALICE);
     bob = f.enrol(Role.UE, BOB);
     vmBob = f.enrol(Role.MAILBOX, VM_BOB);
@@ -53,7 +61,7 @@ class ServerFaultNonceTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 

@@ -44,6 +44,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * The worked examples of docs/protocol.md ("Worked examples"): fixed long-term keys, clock and
@@ -51,17 +52,24 @@ import org.junit.jupiter.api.Test;
  * equal the document's hex byte for byte. The values actually produced are also written to
  * target/worked-examples.md.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class WorkedExamplesTest {
   static final long T0 = 1_800_000_000_000L;
-  private static KmsFixture f;
+  private KmsFixture f;
+
+  /** A real SoftHSM2 token; {@link WorkedExamplesOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
 
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 
