@@ -10,6 +10,7 @@ import io.imskms.client.ClientSession;
 import io.imskms.client.Credential;
 import io.imskms.client.MediaProtection;
 import io.imskms.client.RandomSource;
+import io.imskms.client.RetryPolicy;
 import io.imskms.client.SecretBytes;
 import io.imskms.client.UeClient;
 import io.imskms.client.UploadProtection;
@@ -77,9 +78,11 @@ final class DemoCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--server", paramLabel = "URL", defaultValue = "https://localhost:8443",
-      description = "the KMS (default: ${DEFAULT-VALUE})")
-  URI server;
+  @Option(names = "--server", paramLabel = "URL[,URL...]",
+      defaultValue = "https://localhost:8443",
+      description = "the KMS, or several nodes of a cluster tried in turn (comma-separated), or"
+          + " its load balancer (default: ${DEFAULT-VALUE})")
+  String server;
 
   @Option(names = "--tls-dir", paramLabel = "DIR", defaultValue = "var/tls",
       description = "the dev TLS material: ca.pem and the mailbox's client certificate under"
@@ -136,6 +139,12 @@ final class DemoCommand implements Callable<Integer> {
     if (!(seconds >= 0.1 && seconds <= 60)) {
       throw new ParameterException(spec.commandLine(), "--seconds must be between 0.1 and 60");
     }
+    List<URI> servers;
+    try {
+      servers = KmsHttpClient.parseServers(server);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--server: " + e.getMessage());
+    }
     Path ca = need(tlsDir.resolve("ca.pem"), "the dev CA certificate (bin/kms up creates it)");
     Path mbCert = need(tlsDir.resolve("clients").resolve(safeName(mailbox) + ".pem"),
         "the mailbox's TLS client certificate (dev.mailboxes)");
@@ -148,9 +157,9 @@ final class DemoCommand implements Callable<Integer> {
     Vertx vertxA = Vertx.vertx();
     Vertx vertxM = Vertx.vertx();
     Vertx vertxB = Vertx.vertx();
-    try (KmsHttpClient kmsA = KmsHttpClient.create(vertxA, server, ca, null, null);
-        KmsHttpClient kmsM = KmsHttpClient.create(vertxM, server, ca, mbCert, mbKey);
-        KmsHttpClient kmsB = KmsHttpClient.create(vertxB, server, ca, null, null)) {
+    try (KmsHttpClient kmsA = client(vertxA, servers, ca, null, null);
+        KmsHttpClient kmsM = client(vertxM, servers, ca, mbCert, mbKey);
+        KmsHttpClient kmsB = client(vertxB, servers, ca, null, null)) {
       try {
         if (!await(kmsA.ready())) {
           throw new CliException(ExitCodes.PREREQUISITE, "the KMS at " + server
@@ -239,15 +248,17 @@ final class DemoCommand implements Callable<Integer> {
       }
       ReferenceMailboxClient.Stored stored = await(mbForB.fetch(deposit.messageId()));
       t = System.nanoTime();
-      UeClient.PendingRetrieval pr = ueSdkB.retrieval(sb, stored.offer(), stored.ticket());
+      ueSdkB.retrieval(sb, stored.offer(), stored.ticket()); // checks the offer is for UE-B
       step("Fig 18 step 4", "UE-B sends ID-A, ID-B, Ea, Ekms(Ka) and Eb(ID-A, ID-B) to the KMS",
           since(t));
       t = System.nanoTime();
-      byte[] answer = await(kmsB.retrieve(pr.requestBytes()));
+      // A fresh Eb (new nonce) for every attempt, should a connection fail on the way.
+      KmsHttpClient.Answered<UeClient.PendingRetrieval> answer = await(kmsB.retrieve(
+          () -> ueSdkB.retrieval(sb, stored.offer(), stored.ticket())));
       step("Fig 18 step 5", "KMS unwrapped Ka from the ticket with Kkms in the HSM, checked Ea and"
           + " Eb, derived K (round trip)", since(t));
       t = System.nanoTime();
-      SecretBytes kAtB = ueSdkB.openRetrieval(pr, answer);
+      SecretBytes kAtB = ueSdkB.openRetrieval(answer.pending(), answer.answer());
       step("Fig 18 step 6", "UE-B unwrapped Eb(K) (bound to its nonce and the ticket)",
           since(t));
       t = System.nanoTime();
@@ -292,8 +303,8 @@ final class DemoCommand implements Callable<Integer> {
   private boolean mailboxAsksForK(Credential credM, KmsHttpClient kmsM, Clock clock,
       ReferenceMailboxClient.Stored stored) throws Exception {
     Bootstrapping b = new Bootstrapping(clock, RandomSource.secure());
-    Bootstrapping.Pending p = b.start(credM);
-    ClientSession sm = b.finish(p, await(kmsM.bootstrap(p.requestBytes())));
+    KmsHttpClient.Answered<Bootstrapping.Pending> a = await(kmsM.bootstrap(() -> b.start(credM)));
+    ClientSession sm = b.finish(a.pending(), a.answer());
     RetrievalRequest forged = new RetrievalRequest(sm.btidBytes(), stored.offer(),
         stored.ticket(), RandomSource.secure().next(12), RandomSource.secure().next(48));
     long t = System.nanoTime();
@@ -313,8 +324,8 @@ final class DemoCommand implements Callable<Integer> {
       String who) throws Exception {
     long t = System.nanoTime();
     Bootstrapping b = new Bootstrapping(clock, RandomSource.secure());
-    Bootstrapping.Pending p = b.start(cred);
-    ClientSession s = b.finish(p, await(kms.bootstrap(p.requestBytes())));
+    KmsHttpClient.Answered<Bootstrapping.Pending> a = await(kms.bootstrap(() -> b.start(cred)));
+    ClientSession s = b.finish(a.pending(), a.answer());
     step(step, who + " " + cred.id() + " bootstrapped with the KMS (proof of Kp, mutual):"
         + " B-TID and " + (who.equals("UE-A") ? "Ka" : "Kb"), since(t));
     return s;
@@ -369,6 +380,13 @@ final class DemoCommand implements Callable<Integer> {
 
   private static Duration since(long t0) {
     return Duration.ofNanos(System.nanoTime() - t0);
+  }
+
+  /** A client of the servers, retrying unanswered requests with fresh ones (docs/api.md). */
+  private static KmsHttpClient client(Vertx vertx, List<URI> servers, Path ca, Path cert,
+      Path key) {
+    return KmsHttpClient.create(vertx, servers, ca, cert, key, RetryPolicy.DEFAULT,
+        KmsHttpClient.DEFAULT_TIMEOUT_MS);
   }
 
   /** Waits for {@code f}; its failure is thrown as it is. */

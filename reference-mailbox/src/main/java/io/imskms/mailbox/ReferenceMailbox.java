@@ -168,10 +168,9 @@ public final class ReferenceMailbox implements AutoCloseable {
       return Future.succeededFuture(s);
     }
     long t0 = System.nanoTime();
-    Bootstrapping.Pending p = bootstrapping.start(credential);
-    return kms.bootstrap(p.requestBytes()).compose(answer -> {
+    return kms.bootstrap(() -> bootstrapping.start(credential)).compose(answered -> {
       try {
-        ClientSession fresh = bootstrapping.finish(p, answer);
+        ClientSession fresh = bootstrapping.finish(answered.pending(), answered.answer());
         session = fresh;
         events.step("Fig 17 step 1m", "mailbox " + credential.id() + " bootstrapped with the KMS"
             + " over mutual TLS (client certificate); got its B-TID and Km", since(t0));
@@ -198,21 +197,16 @@ public final class ReferenceMailbox implements AutoCloseable {
         + " diverted to the mailbox; offer with Ea(Ra, ID-A, ID-B) received", since(t0));
     session().compose(sm -> {
       long t4 = System.nanoTime();
-      MailboxClient.PendingKeyRequest req;
-      try {
-        req = sdk.keyRequest(sm, offerBytes, true);
-      } catch (ProtocolException e) {
-        return Future.failedFuture(e);
-      }
+      // Each attempt (a retry after a lost connection included) is a fresh Em: new nonce.
       events.step("Fig 17 step 4", "mailbox sends Em(ID-A, ID-Bm) with UE-A's Ea to the KMS"
           + " over mutual TLS, asking for Ke2m too (Fig 19)", since(t4));
       long t5 = System.nanoTime();
-      return kms.mailboxKeyRequest(req.requestBytes()).compose(answer -> {
+      return kms.mailboxKeyRequest(() -> sdk.keyRequest(sm, offerBytes, true)).compose(answered -> {
         events.step("Fig 17 step 5", "KMS checked Em and Ea, derived K in the HSM, wrapped K"
             + " for UE-A, made the ticket Ekms(Ka) and Ke2m (round trip)", since(t5));
         long t6 = System.nanoTime();
         try {
-          MailboxClient.Grant grant = sdk.openResponse(req, answer);
+          MailboxClient.Grant grant = sdk.openResponse(answered.pending(), answered.answer());
           return vertx.executeBlocking(() -> store.create(offer.idA(), offer.idB(), credential.id(),
               offerBytes, grant.ticket())).map(messageId -> {
                 grant.e2mKey().ifPresent(k -> pendingUploads.put(messageId,
