@@ -50,10 +50,14 @@ class ArchitectureTest {
       Map.entry("kms-audit", Set.of()),
       Map.entry("kms-client", Set.of("kms-protocol")),
       Map.entry("kms-core", Set.of("hsm-adapter", "kms-protocol", "kms-audit")),
-      Map.entry("vertx-api", Set.of("kms-core", "hsm-adapter", "kms-protocol", "kms-audit")),
+      // the shared replay store: kms-core's ReplayStore on Vert.x's Redis client
+      Map.entry("kms-redis", Set.of("kms-core")),
+      Map.entry("vertx-api", Set.of("kms-core", "hsm-adapter", "kms-protocol", "kms-audit",
+          "kms-redis")),
       Map.entry("reference-mailbox", Set.of("kms-client", "kms-protocol")),
       Map.entry("kms-cli",
-          Set.of("vertx-api", "kms-core", "hsm-adapter", "kms-protocol", "kms-audit")),
+          Set.of("vertx-api", "kms-core", "hsm-adapter", "kms-protocol", "kms-audit",
+              "kms-redis")),
       Map.entry("kms-demo",
           Set.of("kms-cli", "kms-client", "reference-mailbox", "kms-protocol", "vertx-api")),
       Map.entry("hsm-bench", Set.of("hsm-adapter")),
@@ -173,6 +177,18 @@ class ArchitectureTest {
   }
 
   /** kms-audit: pure Java, usable by an offline verifier: no HSM, no server, no network stack. */
+  /** kms-redis is a store of digests: no HSM, no protocol, no HTTP; kms-core knows no Vert.x. */
+  @Test
+  void kmsRedis_knowsOnlyTheReplayStore_andKmsCoreNoVertx() {
+    noClasses().that(Modules.in("kms-redis")).should().dependOnClassesThat()
+        .resideInAnyPackage(concat(PKCS11, "io.imskms.hsm..", "io.imskms.protocol..",
+            "io.imskms.api..", "io.vertx.ext.web.."))
+        .check(main);
+    noClasses().that(Modules.in("kms-core")).should().dependOnClassesThat()
+        .resideInAnyPackage("io.vertx..", "io.netty..")
+        .check(main);
+  }
+
   @Test
   void kmsAudit_isPureJava() {
     noClasses().that(Modules.in("kms-audit")).should().dependOnClassesThat()
