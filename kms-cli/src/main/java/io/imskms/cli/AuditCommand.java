@@ -1,10 +1,13 @@
 package io.imskms.cli;
 
 import io.imskms.api.audit.AuditKeys;
+import io.imskms.api.audit.AuditPseudonyms;
 import io.imskms.api.config.ApiConfig;
 import io.imskms.audit.AuditCli;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.protocol.Identity;
+import io.imskms.protocol.ProtocolException;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +17,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Unmatched;
@@ -27,7 +32,7 @@ import picocli.CommandLine.Unmatched;
     description = "The audit log: the verifier key, offline verification and proofs"
         + " (docs/audit-format.md).",
     subcommands = {AuditCommand.Key.class, AuditCommand.Verify.class, AuditCommand.Prove.class,
-        AuditCommand.VerifyProof.class})
+        AuditCommand.VerifyProof.class, AuditCommand.Pseudonym.class})
 final class AuditCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -35,19 +40,25 @@ final class AuditCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     throw new ParameterException(spec.commandLine(),
-        "name a subcommand: key, verify, prove, verify-proof");
+        "name a subcommand: key, verify, prove, verify-proof, pseudonym");
   }
 
   /** {@code kms audit key}. */
   @Command(name = "key", mixinStandardHelpOptions = true,
       description = {"Print the C2SP signed-note verifier key (name+hash+base64) of this node's"
           + " audit checkpoints, read from the token (the private key never leaves it). Give it"
-          + " to the auditors: kms audit verify --key VKEY DIR."})
+          + " to the auditors: kms audit verify --key VKEY DIR.",
+          "With --cli: the verifier key of this host's CLI audit log (<audit.dir>/cli-<host>,"
+          + " records of token init, keys rotate/state, enroll, tls keygen/import-cert...):"
+          + " the same token key under the CLI log's own name."})
   static final class Key implements Callable<Integer> {
     private final CliContext ctx;
 
     @Mixin
     ConfigOption config;
+
+    @Option(names = "--cli", description = "the key of this host's CLI audit log")
+    boolean cli;
 
     Key(CliContext ctx) {
       this.ctx = ctx;
@@ -61,9 +72,72 @@ final class AuditCommand implements Callable<Integer> {
           throw new CliException(ExitCodes.HSM_UNAVAILABLE, "the audit checkpoint key '"
               + cfg.audit().keyLabel() + "' is not in the token: kms token init generates it");
         }
-        ctx.out().println(AuditKeys.verifierKey(hsm, cfg.audit()).encode());
+        ctx.out().println(cli ? CliAudit.verifierKey(hsm, cfg).encode()
+            : AuditKeys.verifierKey(hsm, cfg.audit()).encode());
       } catch (HsmException e) {
         throw HsmAccess.unavailable(cfg, e);
+      }
+      ctx.out().flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  /** {@code kms audit pseudonym ID}. */
+  @Command(name = "pseudonym", mixinStandardHelpOptions = true,
+      description = {"Print the pseudonym (p1:...) that audit records carry for the identity ID"
+          + " when audit.identities is pseudonymised: HMAC-SHA-256 under the pseudonym key in"
+          + " the token (docs/audit-format.md, \"Identities\"). Needs the PIN; the verifier key"
+          + " alone cannot compute or reverse a pseudonym. Records are searched for the printed"
+          + " value (e.g. grep, then kms audit prove --request-id). Each look-up is itself"
+          + " recorded (audit.pseudonym) in this host's CLI audit log, with the pseudonym, not"
+          + " the identity."})
+  static final class Pseudonym implements Callable<Integer> {
+    private final CliContext ctx;
+
+    @Mixin
+    ConfigOption config;
+
+    @Parameters(index = "0", paramLabel = "ID",
+        description = "the identity exactly as records hold it, e.g. sip:alice@ims.example.com")
+    String id;
+
+    Pseudonym(CliContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      ApiConfig cfg = config.load(ctx);
+      try {
+        String normal = Identity.normalise(id);
+        if (!normal.equals(id)) {
+          ctx.progress("warning: records hold identities in normal form; '" + id + "' is not"
+              + " (normal form: " + normal + ")");
+        }
+      } catch (ProtocolException e) {
+        ctx.progress("note: '" + id + "' is not a SIP, SIPS or tel identity; computing the"
+            + " pseudonym of the string as given");
+      }
+      try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+        AuditPseudonyms pseudonyms;
+        try {
+          pseudonyms = AuditPseudonyms.open(hsm, cfg.audit());
+        } catch (HsmException e) {
+          throw new CliException(ExitCodes.HSM_UNAVAILABLE, "the audit pseudonym key '"
+              + cfg.audit().pseudonymKeyLabel() + "#v" + AuditPseudonyms.KEY_VERSION
+              + "' is not usable (kms token init generates it): " + e.getMessage(), e);
+        }
+        String p = CliAudit.step(cfg, hsm, ctx, "audit.pseudonym", rec -> {
+          rec.idA(id).detail("pseudonym computed for an audit look-up");
+          return pseudonyms.pseudonym(id);
+        });
+        ctx.out().println(p);
+      } catch (HsmException e) {
+        throw HsmAccess.unavailable(cfg, e);
+      }
+      if (!AuditPseudonyms.enabled(cfg.audit())) {
+        ctx.progress("note: audit.identities is " + cfg.audit().identities() + ": this node's"
+            + " records hold identities in clear");
       }
       ctx.out().flush();
       return ExitCodes.OK;

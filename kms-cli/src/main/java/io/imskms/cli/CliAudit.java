@@ -11,6 +11,7 @@ import io.imskms.audit.AuditRecord;
 import io.imskms.audit.AuditStartException;
 import io.imskms.audit.Checkpoint;
 import io.imskms.audit.VerifierKey;
+import io.imskms.core.KmsException;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
 import java.io.IOException;
@@ -316,7 +317,8 @@ public final class CliAudit implements AutoCloseable {
     boolean fault = e instanceof CliException c ? c.exitCode() == ExitCodes.HSM_UNAVAILABLE
         : e instanceof HsmException h && (h.kind() == HsmException.Kind.UNAVAILABLE);
     AuditEvent built = rec.build();
-    String code = e instanceof CliException c ? "EXIT_" + c.exitCode()
+    String code = e instanceof KmsException k ? String.valueOf(k.code())
+        : e instanceof CliException c ? "EXIT_" + c.exitCode()
         : e instanceof HsmException h ? "HSM_" + h.kind().name()
         : e.getClass().getSimpleName().replaceAll("[^A-Za-z0-9_]", "");
     AuditEvent failed = new AuditEvent(built.time(), event,

@@ -7,13 +7,19 @@ import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.Pkcs11Hsm;
+import io.imskms.protocol.EnrolmentFile;
+import io.imskms.protocol.EnrolmentRequest;
+import io.imskms.protocol.Role;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /**
  * The server side of enrolment (docs/protocol.md §5) as the CLI runs it: the configured mailbox
  * directory and token, one enrolment request in, the enrolment package (message 0x05) out. Kp
- * leaves the HSM only wrapped under a key that the device's private key alone can recover.
+ * leaves the HSM only wrapped under a key that the device's private key alone can recover. Each
+ * enrolment, granted or refused, is recorded ({@code enrolment}) in this host's CLI audit log
+ * ({@link CliAudit}) before the package is handed back.
  */
 public final class EnrolmentStation {
   private EnrolmentStation() {}
@@ -40,7 +46,21 @@ public final class EnrolmentStation {
         throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot load the long-term keys"
             + " (run kms token init?): " + e.getMessage(), e);
       }
-      return enrolment.enrol(requestBytes);
+      EnrolmentRequest req = EnrolmentRequest.decode(requestBytes);
+      return CliAudit.step(cfg, hsm, ctx, "enrolment", rec -> {
+        if (req.role() == Role.MAILBOX) {
+          rec.idBm(req.id());
+        } else {
+          rec.idA(req.id());
+        }
+        rec.detail("role " + req.role().name().toLowerCase(Locale.ROOT));
+        byte[] pkg = enrolment.enrol(requestBytes);
+        int credVersion = EnrolmentFile.decode(pkg).credVersion();
+        rec.keyVersions("credential:" + credVersion).detail("role "
+            + req.role().name().toLowerCase(Locale.ROOT) + "; credential Kp (version "
+            + credVersion + ") wrapped for the device's key");
+        return pkg;
+      });
     }
   }
 }

@@ -1,6 +1,7 @@
 package io.imskms.cli;
 
 import io.imskms.api.config.ApiConfig;
+import io.imskms.audit.AuditEvent;
 import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.keys.KeyState;
@@ -28,8 +29,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code kms keys ...}: the long-term keys and their lifecycle (docs/cli.md, docs/architecture.md
  * "Key lifecycle"). The lifecycle record lives in the token, so every node using the token sees a
- * change within {@code core.keyPollSeconds}; this command does not write any node's audit log
- * (each server records what it observes, event {@code keys.state}).
+ * change within {@code core.keyPollSeconds}. Each change is recorded in this host's CLI audit log
+ * ({@link CliAudit}: {@code keys.rotate}, {@code keys.state}) before the command reports success;
+ * each server also records what it observes (event {@code keys.state} in its own log).
  */
 @Command(name = "keys", mixinStandardHelpOptions = true,
     description = "Inspect and rotate the long-term keys, and set the state of a version.",
@@ -69,19 +71,25 @@ final class KeysCommand implements Callable<Integer> {
     }
   }
 
-  /** One change of the key ring, made by {@link #change}. */
+  /** One change of the key ring, made by {@link #change}; it fills its audit record. */
   interface RingChange {
-    void apply(ApiConfig cfg, KeyRing ring) throws Exception;
+    void apply(ApiConfig cfg, KeyRing ring, AuditEvent.Builder record) throws Exception;
   }
 
   /**
-   * Loads the key ring of the configured token and applies {@code change} to it: a change the
-   * token or the lifecycle rules refuse is a failure (exit 1), an unusable HSM exit 3.
+   * Loads the key ring of the configured token and applies {@code change} to it, recorded as
+   * {@code event} in the CLI audit log (opened first: no record, no change): a change the token
+   * or the lifecycle rules refuse is a failure (exit 1, recorded as refused), an unusable HSM
+   * exit 3.
    */
-  static int change(CliContext ctx, ConfigOption config, RingChange change) throws Exception {
+  static int change(CliContext ctx, ConfigOption config, String event, RingChange change)
+      throws Exception {
     ApiConfig cfg = config.load(ctx);
     try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
-      change.apply(cfg, KeyRing.load(hsm));
+      CliAudit.step(cfg, hsm, ctx, event, rec -> {
+        change.apply(cfg, KeyRing.load(hsm), rec);
+        return null;
+      });
     } catch (UnknownKeyVersionException | HsmPolicyException | HsmIntegrityException e) {
       throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
     } catch (HsmException e) {
@@ -172,14 +180,31 @@ final class KeysCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       KeyPurpose p = purpose(spec, purpose);
-      return change(ctx, config, (cfg, ring) -> {
+      CliException[] manifestFailure = new CliException[1];
+      int code = change(ctx, config, "keys.rotate", (cfg, ring, rec) -> {
+        rec.detail("rotate " + p.label());
         KeyVersionInfo made = ring.rotate(p,
             Duration.ofSeconds(cfg.core().keyStagingSeconds()));
+        rec.keyVersions(p.label() + ":" + made.version()).detail(p.id(made.version())
+            + " generated in the token (kcv " + made.kcv() + "), decrypt-only; active at "
+            + time(made.activated()));
         print(ctx, List.of(made));
         ctx.progress(p.id(made.version()) + " generated in the token (kcv " + made.kcv()
             + "); it becomes active at " + time(made.activated()) + " on every node");
-        updateManifest(ctx, cfg, ring);
+        try {
+          updateManifest(ctx, cfg, ring);
+        } catch (CliException e) {
+          // The key exists now: record the rotation as done, then report the manifest.
+          rec.detail(p.id(made.version()) + " generated in the token (kcv " + made.kcv()
+              + "), decrypt-only; active at " + time(made.activated())
+              + "; key manifest NOT updated");
+          manifestFailure[0] = e;
+        }
       });
+      if (manifestFailure[0] != null) {
+        throw manifestFailure[0];
+      }
+      return code;
     }
   }
 
@@ -225,9 +250,14 @@ final class KeysCommand implements Callable<Integer> {
       if (version < 1 || version > 9999) {
         throw new ParameterException(spec.commandLine(), "VERSION must be 1..9999");
       }
-      return change(ctx, config, (cfg, ring) -> {
+      return change(ctx, config, "keys.state", (cfg, ring, rec) -> {
+        rec.keyVersions(p.label() + ":" + version).detail(p.id(version) + " set to "
+            + to.cliName());
         KeyVersionInfo now = ring.setState(p, version, to,
             Duration.ofSeconds(cfg.core().keyStagingSeconds()));
+        rec.detail(p.id(version) + " set to " + to.cliName() + ": now " + now.state().cliName()
+            + (to == KeyState.ACTIVE && now.state() != KeyState.ACTIVE
+                ? ", active at " + time(now.activated()) : ""));
         print(ctx, List.of(now));
         if (to == KeyState.ACTIVE && now.state() != KeyState.ACTIVE) {
           ctx.progress(p.id(version) + " becomes active at " + time(now.activated())

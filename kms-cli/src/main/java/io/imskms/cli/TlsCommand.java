@@ -3,6 +3,8 @@ package io.imskms.cli;
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.config.ConfigException;
 import io.imskms.api.tls.TokenKeyStore;
+import io.imskms.audit.AuditEvent;
+import io.imskms.hsm.Pkcs11Hsm;
 import java.io.InputStream;
 import java.io.StringWriter;
 import java.math.BigInteger;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
+import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
@@ -21,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Date;
+import java.util.HexFormat;
 import java.util.concurrent.Callable;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
@@ -40,7 +44,8 @@ import picocli.CommandLine.Spec;
  * {@code kms tls ...}: the server's TLS key pair inside the token, through the same SunPKCS11 key
  * store the server uses ({@link TokenKeyStore}: the token chosen by {@code hsm.tokenLabel}). The private key is
  * generated in the token and never leaves it; the operator gets a CSR, has it signed by the
- * carrier's CA and imports the chain.
+ * carrier's CA and imports the chain. {@code keygen} and {@code import-cert} are recorded in the
+ * CLI audit log ({@link CliAudit}: {@code tls.keygen}, {@code tls.import_cert}).
  */
 @Command(name = "tls", mixinStandardHelpOptions = true,
     description = "The server's TLS key in the token (tls.keyStore.type: pkcs11).",
@@ -90,12 +95,34 @@ final class TlsCommand implements Callable<Integer> {
       if (a == null || a.isBlank()) {
         throw new CliException(ExitCodes.USAGE, "name the key: --alias or tls.keyStore.alias");
       }
-      run(tokenStore(cfg, ctx), a);
+      String event = auditEvent();
+      if (event == null) {
+        run(tokenStore(cfg, ctx), a, AuditEvent.builder("unrecorded", AuditEvent.Outcome.OK));
+      } else {
+        // A change of the token's TLS key is recorded in the CLI audit log, which is opened
+        // (through the adapter, beside SunPKCS11) before anything is changed.
+        try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+          CliAudit.step(cfg, hsm, ctx, event, rec -> {
+            rec.detail("alias " + a);
+            run(tokenStore(cfg, ctx), a, rec);
+            return null;
+          });
+        }
+      }
       ctx.out().flush();
       return ExitCodes.OK;
     }
 
-    abstract void run(TokenKeyStore token, String alias) throws Exception;
+    /** The audit event of this step, or null for a step that changes nothing (csr). */
+    abstract String auditEvent();
+
+    abstract void run(TokenKeyStore token, String alias, AuditEvent.Builder rec) throws Exception;
+
+    /** The SHA-256 fingerprint of a certificate, as records write digests. */
+    static String fingerprint(Certificate c) throws Exception {
+      return "sha256:" + HexFormat.of().formatHex(
+          MessageDigest.getInstance("SHA-256").digest(c.getEncoded()));
+    }
 
     /** The private key under {@code alias}; a failure when there is none. */
     static PrivateKey key(KeyStore ks, String alias) throws Exception {
@@ -124,8 +151,14 @@ final class TlsCommand implements Callable<Integer> {
     }
 
     @Override
-    void run(TokenKeyStore token, String a) throws Exception {
+    String auditEvent() {
+      return "tls.keygen";
+    }
+
+    @Override
+    void run(TokenKeyStore token, String a, AuditEvent.Builder rec) throws Exception {
       X500Principal dn = new X500Principal(subject);
+      rec.detail("alias " + a + ", subject " + dn.getName());
       KeyStore ks = token.store();
       if (ks.containsAlias(a)) {
         throw new CliException(ExitCodes.FAILURE, "the token already holds '" + a + "'");
@@ -141,6 +174,9 @@ final class TlsCommand implements Callable<Integer> {
               Date.from(now.minus(Duration.ofMinutes(5))), Date.from(now.plus(Duration.ofDays(1))),
               dn, kp.getPublic()).build(signer));
       ks.setKeyEntry(a, kp.getPrivate(), null, new Certificate[] {placeholder});
+      rec.detail("ECDSA P-256 key pair generated in the token as '" + a + "', subject "
+          + dn.getName() + ", public key sha256:" + HexFormat.of().formatHex(MessageDigest
+          .getInstance("SHA-256").digest(kp.getPublic().getEncoded())));
       ctx.out().println("generated an ECDSA P-256 key pair in the token as '" + a + "' (self-signed"
           + " placeholder certificate, valid 1 day); next: kms tls csr --alias " + a);
     }
@@ -159,7 +195,12 @@ final class TlsCommand implements Callable<Integer> {
     }
 
     @Override
-    void run(TokenKeyStore token, String a) throws Exception {
+    String auditEvent() {
+      return null; // signs a request with the key; changes nothing in the token
+    }
+
+    @Override
+    void run(TokenKeyStore token, String a, AuditEvent.Builder rec) throws Exception {
       PrivateKey key = key(token.store(), a);
       X509Certificate cert = (X509Certificate) token.store().getCertificate(a);
       var csr = new JcaPKCS10CertificationRequestBuilder(cert.getSubjectX500Principal(),
@@ -190,7 +231,12 @@ final class TlsCommand implements Callable<Integer> {
     }
 
     @Override
-    void run(TokenKeyStore token, String a) throws Exception {
+    String auditEvent() {
+      return "tls.import_cert";
+    }
+
+    @Override
+    void run(TokenKeyStore token, String a, AuditEvent.Builder rec) throws Exception {
       Certificate[] chain;
       try (InputStream in = Files.newInputStream(chainFile)) {
         chain = CertificateFactory.getInstance("X.509").generateCertificates(in)
@@ -206,6 +252,10 @@ final class TlsCommand implements Callable<Integer> {
             + " is not for the token's key '" + a + "'");
       }
       ks.setKeyEntry(a, key, null, chain);
+      rec.detail("chain of " + chain.length + " certificate(s) stored with '" + a + "': "
+          + ((X509Certificate) chain[0]).getSubjectX500Principal().getName() + ", "
+          + fingerprint(chain[0]) + ", valid until "
+          + ((X509Certificate) chain[0]).getNotAfter().toInstant());
       ctx.out().println("stored a chain of " + chain.length + " certificate(s) with '" + a
           + "' (" + ((X509Certificate) chain[0]).getSubjectX500Principal().getName()
           + ", valid until " + ((X509Certificate) chain[0]).getNotAfter().toInstant() + ")");

@@ -1,9 +1,11 @@
 package io.imskms.api;
 
+import io.imskms.api.audit.AuditPseudonyms;
 import io.imskms.api.tls.ClientIdentity;
 import io.imskms.audit.AuditEvent;
 import io.imskms.audit.AuditLog;
 import io.imskms.audit.AuditUnavailableException;
+import io.imskms.hsm.HsmException;
 import io.imskms.protocol.BootstrapRequest;
 import io.imskms.protocol.BootstrapResponse;
 import io.imskms.protocol.Btid;
@@ -12,6 +14,7 @@ import io.imskms.protocol.MailboxKeyResponse;
 import io.imskms.protocol.ProtocolException;
 import io.imskms.protocol.RetrievalRequest;
 import io.imskms.protocol.Ticket;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -35,7 +38,11 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * <p>Security guarantees: a record holds identities, codes, key versions, the SHA-256 of the
  * ticket and of the client certificate; never a key, PIN, wrapped key, ticket body, offer or
  * ciphertext. The fields are filled from the protocol messages' clear parts only (B-TID body,
- * ticket header), never from anything decrypted.
+ * ticket header), never from anything decrypted. With {@code audit.identities: pseudonymised}
+ * the caller and {@code idA}, {@code idB}, {@code idBm} are written only as {@code p1:}
+ * pseudonyms ({@link AuditPseudonyms}), never in clear; the HMAC runs on the worker thread that
+ * served the request ({@link #warm}) or, for a refusal of an identity not cached, on a Vert.x
+ * worker thread; never on the event loop.
  */
 final class AuditTrail {
   static final String FACTS = "kms.audit.facts";
@@ -47,9 +54,30 @@ final class AuditTrail {
       "/v1/deferred/retrieve", "retrieve");
 
   private final AuditLog log;
+  /** Null when identities are recorded in clear ({@code audit.identities: plain}). */
+  private final AuditPseudonyms pseudonyms;
 
-  AuditTrail(AuditLog log) {
+  AuditTrail(AuditLog log, AuditPseudonyms pseudonyms) {
     this.log = log;
+    this.pseudonyms = pseudonyms;
+  }
+
+  /**
+   * Computes the pseudonyms of the request's identities on the calling (worker) thread, so that
+   * {@link #append} on the event loop finds them cached. A failure is left to {@link #append}.
+   */
+  void warm(Facts f) {
+    if (pseudonyms == null) {
+      return;
+    }
+    try {
+      pseudonyms.pseudonym(f.caller);
+      pseudonyms.pseudonym(f.idA);
+      pseudonyms.pseudonym(f.idB);
+      pseudonyms.pseudonym(f.idBm);
+    } catch (HsmException | RuntimeException e) {
+      // append() tries again off the event loop, and fails the grant if it still cannot
+    }
   }
 
   boolean healthy() {
@@ -69,6 +97,49 @@ final class AuditTrail {
    * durable, or fails with {@link ApiFailure}({@link Failure#AUDIT_UNAVAILABLE}).
    */
   Future<Void> append(Vertx vertx, List<AuditEvent> events) {
+    if (pseudonyms == null) {
+      return write(vertx, events);
+    }
+    boolean cached = true;
+    for (AuditEvent e : events) {
+      cached &= pseudonyms.allCached(e, true);
+    }
+    if (cached || !Context.isOnEventLoopThread()) {
+      try {
+        return write(vertx, pseudonymised(events));
+      } catch (ApiFailure f) {
+        return Future.failedFuture(f);
+      }
+    }
+    // An identity not seen recently: its HMAC runs on a worker thread, never on the event loop.
+    return vertx.executeBlocking(() -> pseudonymised(events), false)
+        .compose(mapped -> write(vertx, mapped));
+  }
+
+  /**
+   * The events with their identities pseudonymised. When the HSM cannot compute a pseudonym, a
+   * grant is not recorded (fails with AUDIT_UNAVAILABLE: nothing is released), and a refusal is
+   * recorded without its identities (never in clear) and says so.
+   */
+  private List<AuditEvent> pseudonymised(List<AuditEvent> events) throws ApiFailure {
+    List<AuditEvent> out = new java.util.ArrayList<>(events.size());
+    for (AuditEvent e : events) {
+      try {
+        out.add(pseudonyms.apply(e, true));
+      } catch (HsmException | RuntimeException x) {
+        if (e.outcome() == AuditEvent.Outcome.OK) {
+          throw new ApiFailure(Failure.AUDIT_UNAVAILABLE);
+        }
+        String note = "identities withheld: pseudonym not computed (HSM)";
+        out.add(new AuditEvent(e.time(), e.event(), e.outcome(), e.code(), e.requestId(), null,
+            null, null, null, e.keyVersions(), e.ticket(), e.clientCert(),
+            e.detail() == null ? note : e.detail() + "; " + note));
+      }
+    }
+    return out;
+  }
+
+  private Future<Void> write(Vertx vertx, List<AuditEvent> events) {
     CompletableFuture<?>[] fs = new CompletableFuture<?>[events.size()];
     for (int i = 0; i < fs.length; i++) {
       fs[i] = log.append(events.get(i));
@@ -226,7 +297,7 @@ final class AuditTrail {
         return List.of(main);
       }
       return List.of(main, builder("ke2m_issued", AuditEvent.Outcome.OK)
-          .detail("Ke2m wrapped for " + idBm).build());
+          .detail("Ke2m wrapped for the mailbox idBm").build());
     }
 
     /** The refusal's record, with the problem code the client is told. */

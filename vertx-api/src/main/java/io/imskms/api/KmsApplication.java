@@ -5,6 +5,7 @@ import io.imskms.api.config.ConfigException;
 import io.imskms.api.config.ConfigLoader;
 import io.imskms.api.config.PinSource;
 import io.imskms.api.audit.AuditKeys;
+import io.imskms.api.audit.AuditPseudonyms;
 import io.imskms.api.audit.HsmCheckpointSigner;
 import io.imskms.api.tls.DevTls;
 import io.imskms.audit.AuditEvent;
@@ -133,7 +134,8 @@ public final class KmsApplication implements AutoCloseable {
           .build();
       Hsm metered = MeteredHsm.wrap(hsm, new ApiMetrics(registry));
       KmsOperations operations = factory.create(metered);
-      KmsServer server = new KmsServer(config, http, operations, hsm::status, registry, audit);
+      KmsServer server = new KmsServer(config, http, operations, hsm::status, registry, audit,
+          pseudonyms(config, hsm));
       vertx.deployVerticle(server).await();
       AuditLog log = audit;
       if (operations instanceof CoreOperations) {
@@ -207,6 +209,32 @@ public final class KmsApplication implements AutoCloseable {
     LOG.info("audit log {} in {} ({} records; verifier key {})", a.origin(), a.dir(),
         log.size(), log.verifierKey().encode());
     return log;
+  }
+
+  /**
+   * The pseudonymiser of identities in records when {@code audit.identities} is pseudonymised
+   * (its key generated in the token when keys are provisioned implicitly, else made by {@code
+   * kms token init}; without it the server does not start); null for identities in clear.
+   */
+  private static AuditPseudonyms pseudonyms(ApiConfig config, Hsm hsm) throws Exception {
+    ApiConfig.Audit a = config.audit();
+    if (config.dev().enabled() || config.core().provisionKeys()) {
+      if (AuditPseudonyms.ensure(hsm, a)) {
+        LOG.info("generated the audit pseudonym key {}#v{} in the token", a.pseudonymKeyLabel(),
+            AuditPseudonyms.KEY_VERSION);
+      }
+    }
+    if (!AuditPseudonyms.enabled(a)) {
+      return null;
+    }
+    if (!AuditPseudonyms.present(hsm, a)) {
+      throw new AuditStartException("audit.identities is pseudonymised but the pseudonym key '"
+          + a.pseudonymKeyLabel() + "#v" + AuditPseudonyms.KEY_VERSION + "' is not in the token:"
+          + " run kms token init (it generates it); refusing to record identities in clear");
+    }
+    LOG.info("audit identities pseudonymised with {}#v{}", a.pseudonymKeyLabel(),
+        AuditPseudonyms.KEY_VERSION);
+    return AuditPseudonyms.open(hsm, a);
   }
 
   /** Records HSM faults and recoveries, as the adapter's readiness changes. */

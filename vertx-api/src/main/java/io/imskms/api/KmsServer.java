@@ -2,6 +2,7 @@ package io.imskms.api;
 
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.logging.JsonLayout;
+import io.imskms.api.audit.AuditPseudonyms;
 import io.imskms.audit.AuditLog;
 import io.imskms.hsm.HsmStatus;
 import io.imskms.protocol.Role;
@@ -62,15 +63,18 @@ public final class KmsServer extends VerticleBase {
    * @param hsmStatus the adapter's status, for readiness and fast 503s
    * @param registry where all meters go; scraped at /metrics
    * @param auditLog the node's audit log: every protocol answer waits for its record
+   * @param pseudonyms the pseudonymiser of identities in records, or null to record them in
+   *     clear ({@code audit.identities})
    */
   public KmsServer(ApiConfig config, HttpServerOptions httpOptions, KmsOperations operations,
-      Supplier<HsmStatus> hsmStatus, PrometheusMeterRegistry registry, AuditLog auditLog) {
+      Supplier<HsmStatus> hsmStatus, PrometheusMeterRegistry registry, AuditLog auditLog,
+      AuditPseudonyms pseudonyms) {
     this.config = Objects.requireNonNull(config);
     this.httpOptions = new HttpServerOptions(Objects.requireNonNull(httpOptions));
     this.operations = Objects.requireNonNull(operations);
     this.hsmStatus = Objects.requireNonNull(hsmStatus);
     this.registry = Objects.requireNonNull(registry);
-    this.audit = new AuditTrail(Objects.requireNonNull(auditLog));
+    this.audit = new AuditTrail(Objects.requireNonNull(auditLog), pseudonyms);
   }
 
   /** The bound port (useful with port 0); -1 before start. */
@@ -235,7 +239,9 @@ public final class KmsServer extends VerticleBase {
     Callable<JsonObject> traced = () -> {
       MDC.put(JsonLayout.REQUEST_ID, requestId);
       try {
-        return task.call();
+        JsonObject result = task.call();
+        audit.warm(facts); // pseudonyms (if configured) on this worker thread, not the loop
+        return result;
       } finally {
         MDC.remove(JsonLayout.REQUEST_ID);
       }
