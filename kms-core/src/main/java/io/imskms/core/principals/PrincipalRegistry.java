@@ -171,27 +171,29 @@ public final class PrincipalRegistry implements Principals {
   /**
    * Re-reads the record from the token. On a failure the snapshot in force stays.
    *
-   * @return one line per principal whose standing changed (for the log and the audit trail)
+   * @return the entry of every principal whose standing changed (one back at generation 0 and
+   *     not revoked has an entry saying so), for the log and the audit trail
    * @throws HsmIntegrityException if the record does not verify, was removed or went back to a
    *     lower sequence
    * @throws HsmException if the token cannot be read
    */
-  public List<String> refresh() throws HsmException {
+  public List<PrincipalRecord.Entry> refresh() throws HsmException {
     synchronized (writeLock) {
       PrincipalRecord old = current;
       PrincipalRecord doc = readChecked();
       current = doc;
-      List<String> changes = new ArrayList<>();
+      List<PrincipalRecord.Entry> changes = new ArrayList<>();
       for (PrincipalRecord.Entry e : doc.entries().values()) {
         Optional<PrincipalRecord.Entry> b = old.entry(e.id());
         if (b.isEmpty() || b.get().revoked() != e.revoked()
             || b.get().generation() != e.generation()) {
-          changes.add(describe(e));
+          changes.add(e);
         }
       }
       for (PrincipalRecord.Entry b : old.entries().values()) {
         if (doc.entry(b.id()).isEmpty()) {
-          changes.add(b.id() + " reinstated, generation 0");
+          changes.add(new PrincipalRecord.Entry(b.id(), 0, Optional.empty(), Optional.empty(),
+              now()));
         }
       }
       return changes;
