@@ -18,20 +18,28 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * Pins the HSM operations and session objects per request listed in docs/protocol.md section 12:
  * one HSM session per request, and exactly these operations.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HsmOperationCountTest {
-  private static KmsFixture f;
-  private static CountingHsm counting;
-  private static DeferredDeliveryService kms;
-  private static EcdhEnrolment enrolment;
+  private KmsFixture f;
+  private CountingHsm counting;
+  private DeferredDeliveryService kms;
+  private EcdhEnrolment enrolment;
+
+  /** A real SoftHSM2 token; {@link HsmOperationCountOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
 
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     counting = new CountingHsm(f.hsm);
     kms = new DeferredDeliveryService(counting, f.keys, new KmsBootstrapper(f.keys, f.replay,
         f.directory, f.clock, DeferredDeliveryOptions.DEFAULTS.btidLifetime(),
@@ -40,7 +48,7 @@ class HsmOperationCountTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     f.close();
   }
 
@@ -50,7 +58,7 @@ class HsmOperationCountTest {
 
   private record Measured(byte[] result, Map<String, Integer> ops, int total, long objects) {}
 
-  private static Measured measure(Call c) throws Exception {
+  private Measured measure(Call c) throws Exception {
     // Warm the long-term key cache so that only per-request work is counted.
     counting.reset();
     long before = f.hsm.status().objectsCreatedSinceInit();

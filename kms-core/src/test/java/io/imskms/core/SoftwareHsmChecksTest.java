@@ -1,0 +1,210 @@
+package io.imskms.core;
+
+import static io.imskms.core.KmsFixture.ALICE;
+import static io.imskms.core.KmsFixture.BOB;
+import static io.imskms.core.KmsFixture.VM_BOB;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.imskms.client.ClientSession;
+import io.imskms.client.Credential;
+import io.imskms.client.DeviceEnrolment;
+import io.imskms.client.MailboxClient;
+import io.imskms.client.SecretBytes;
+import io.imskms.client.UeClient;
+import io.imskms.core.enrolment.EcdhEnrolment;
+import io.imskms.core.keys.KeyPurpose;
+import io.imskms.core.keys.KeyState;
+import io.imskms.hsm.HsmUnavailableException;
+import io.imskms.protocol.EnrolmentFile;
+import io.imskms.protocol.ErrorCode;
+import io.imskms.protocol.Role;
+import io.imskms.protocol.Ticket;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Request checks of kms-core at edges the shared suites do not pin: B-TID and ticket expiry at
+ * their exact millisecond, the lifetimes written into B-TIDs and tickets, retired key versions
+ * of every purpose (KEY_RETIRED) next to rotated ones still served, enrolment's refusals and the
+ * credential version it hands out. Written where mutation testing showed a changed boundary or a
+ * dropped check going unnoticed (docs/assurance.md). On {@link io.imskms.hsm.InsecureSoftwareHsm}
+ * (a fresh KMS per test, milliseconds); what they rely on of the HSM is cross-checked against
+ * SoftHSM2 by {@code SoftwareHsmCrossCheckTest}.
+ */
+class SoftwareHsmChecksTest {
+  private KmsFixture f;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    f = KmsFixture.onSoftwareHsm();
+  }
+
+  @AfterEach
+  void tearDown() {
+    f.close();
+  }
+
+  private static ErrorCode code(Call call) {
+    return assertThrows(KmsException.class, call::run).code();
+  }
+
+  @FunctionalInterface
+  interface Call {
+    void run() throws Exception;
+  }
+
+  private record Left(UeClient.OutgoingOffer offer, byte[] ticket, SecretBytes k) {}
+
+  private Left leave(ClientSession sa, ClientSession sm) throws Exception {
+    UeClient.OutgoingOffer o = f.ue.offer(sa, BOB);
+    MailboxClient.PendingKeyRequest r = f.mailbox.keyRequest(sm, o.offerBytes(), false);
+    MailboxClient.Grant g = f.mailbox.openResponse(r, f.kms.mailboxKeyRequest(r.requestBytes()));
+    return new Left(o, g.ticket(), f.ue.openDelivery(o, g.deliveryForUeA(), VM_BOB).mediaKey());
+  }
+
+  private SecretBytes retrieve(ClientSession sb, Left m) throws Exception {
+    UeClient.PendingRetrieval pr = f.ue.retrieval(sb, m.offer().offerBytes(), m.ticket());
+    return f.ue.openRetrieval(pr, f.kms.retrieveMediaKey(pr.requestBytes()));
+  }
+
+  private ErrorCode refusedRetrieval(ClientSession sb, Left m) throws Exception {
+    UeClient.PendingRetrieval pr = f.ue.retrieval(sb, m.offer().offerBytes(), m.ticket());
+    return code(() -> f.kms.retrieveMediaKey(pr.requestBytes()));
+  }
+
+  @Test
+  void btid_carriesItsLifetime_isServedAtItsLastMillisecond_expiredOneLater() throws Exception {
+    Credential bob = f.enrol(Role.UE, BOB);
+    ClientSession sa = f.bootstrap(f.enrol(Role.UE, ALICE));
+    ClientSession sm = f.bootstrap(f.enrol(Role.MAILBOX, VM_BOB));
+    long issued = f.clock.millis();
+    ClientSession sb = f.bootstrap(bob);
+    long notAfter = sb.btid().notAfterMs();
+    assertEquals(issued + DeferredDeliveryOptions.DEFAULTS.btidLifetime().toMillis(), notAfter);
+    Left m = leave(sa, sm);
+    f.clock.advance(Duration.ofMillis(notAfter - f.clock.millis()));
+    assertTrue(m.k().equalContents(retrieve(sb, m)), "served at notAfter itself");
+    f.clock.advance(Duration.ofMillis(1));
+    assertEquals(ErrorCode.EXPIRED_BTID, refusedRetrieval(sb, m));
+    // The mailbox's and UE-A's B-TIDs were issued earlier: expired in Figure 17 too.
+    UeClient.OutgoingOffer o = f.ue.offer(sa, BOB);
+    byte[] req = f.mailbox.keyRequest(sm, o.offerBytes(), false).requestBytes();
+    assertEquals(ErrorCode.EXPIRED_BTID, code(() -> f.kms.mailboxKeyRequest(req)));
+    // UE-A's B-TID alone expired (a fresh mailbox B-TID): still EXPIRED_BTID.
+    ClientSession freshM = f.bootstrap(f.enrol(Role.MAILBOX, VM_BOB));
+    byte[] req2 = f.mailbox.keyRequest(freshM, o.offerBytes(), false).requestBytes();
+    assertEquals(ErrorCode.EXPIRED_BTID, code(() -> f.kms.mailboxKeyRequest(req2)));
+  }
+
+  @Test
+  void ticket_carriesTheRetention_isServedAtItsLastMillisecond_expiredOneLater()
+      throws Exception {
+    Credential bob = f.enrol(Role.UE, BOB);
+    ClientSession sa = f.bootstrap(f.enrol(Role.UE, ALICE));
+    ClientSession sm = f.bootstrap(f.enrol(Role.MAILBOX, VM_BOB));
+    long issued = f.clock.millis();
+    Left m = leave(sa, sm);
+    Ticket t = Ticket.decode(m.ticket());
+    assertEquals(issued + DeferredDeliveryOptions.DEFAULTS.ticketRetention().toMillis(),
+        t.notAfterMs());
+    assertEquals(f.ring.activeVersion(KeyPurpose.TICKET_ROOT), t.ticketRootVersion());
+    assertEquals(f.ring.activeVersion(KeyPurpose.MEDIA_ROOT), t.mediaRootVersion());
+    assertEquals(VM_BOB, t.idBm());
+    f.clock.advance(Duration.ofMillis(t.notAfterMs() - f.clock.millis()));
+    assertTrue(m.k().equalContents(retrieve(f.bootstrap(bob), m)), "served at notAfter itself");
+    f.clock.advance(Duration.ofMillis(1));
+    assertEquals(ErrorCode.EXPIRED_TICKET, refusedRetrieval(f.bootstrap(bob), m));
+  }
+
+  @Test
+  void retiredVersions_areKeyRetired_rotatedOnesStillServed() throws Exception {
+    Credential alice = f.enrol(Role.UE, ALICE);
+    Credential bob = f.enrol(Role.UE, BOB);
+    Credential vmBob = f.enrol(Role.MAILBOX, VM_BOB);
+    ClientSession sa = f.bootstrap(alice);
+    ClientSession sm = f.bootstrap(vmBob);
+    ClientSession sb = f.bootstrap(bob);
+    Left m = leave(sa, sm);
+    for (KeyPurpose p : KeyPurpose.values()) {
+      f.ring.rotate(p, Duration.ZERO);
+      assertEquals(2, f.ring.activeVersion(p));
+    }
+    f.rebuild(DeferredDeliveryOptions.DEFAULTS);
+    // Decrypt-only v1: what was issued with it is still served, new things use v2.
+    assertTrue(m.k().equalContents(retrieve(sb, m)));
+    assertEquals(2, f.bootstrap(alice).btid().btidMacVersion());
+    assertEquals(1, f.bootstrap(alice).btid().credVersion(), "the credential stays v1");
+    Left m2 = leave(f.bootstrap(alice), f.bootstrap(vmBob));
+    assertEquals(2, Ticket.decode(m2.ticket()).ticketRootVersion());
+    assertEquals(2, Ticket.decode(m2.ticket()).mediaRootVersion());
+    Credential alice2 = f.enrol(Role.UE, ALICE);
+    assertEquals(2, alice2.credVersion());
+
+    f.ring.setState(KeyPurpose.TICKET_ROOT, 1, KeyState.RETIRED, Duration.ZERO);
+    assertEquals(ErrorCode.KEY_RETIRED, refusedRetrieval(f.bootstrap(bob), m));
+    assertTrue(m2.k().equalContents(retrieve(f.bootstrap(bob), m2)));
+    f.ring.setState(KeyPurpose.BTID_MAC, 1, KeyState.RETIRED, Duration.ZERO);
+    UeClient.OutgoingOffer o = f.ue.offer(f.bootstrap(alice), BOB);
+    byte[] oldMailboxBtid = f.mailbox.keyRequest(sm, o.offerBytes(), false).requestBytes();
+    assertEquals(ErrorCode.KEY_RETIRED, code(() -> f.kms.mailboxKeyRequest(oldMailboxBtid)));
+    f.ring.setState(KeyPurpose.CRED_ROOT, 1, KeyState.RETIRED, Duration.ZERO);
+    byte[] boot = f.bootstrapping.start(alice).requestBytes();
+    assertEquals(ErrorCode.KEY_RETIRED, code(() -> f.kms.bootstrap(boot)));
+    assertNotNull(f.bootstrap(alice2), "re-enrolled on cred-root v2");
+    f.ring.setState(KeyPurpose.MEDIA_ROOT, 1, KeyState.RETIRED, Duration.ZERO);
+    assertTrue(m2.k().equalContents(retrieve(f.bootstrap(f.enrol(Role.UE, BOB)), m2)));
+  }
+
+  @Test
+  void mediaRootRetired_withItsTicketRootKept_isKeyRetired() throws Exception {
+    ClientSession sa = f.bootstrap(f.enrol(Role.UE, ALICE));
+    ClientSession sm = f.bootstrap(f.enrol(Role.MAILBOX, VM_BOB));
+    Credential bob = f.enrol(Role.UE, BOB);
+    Left m = leave(sa, sm);
+    f.ring.rotate(KeyPurpose.MEDIA_ROOT, Duration.ZERO);
+    f.ring.setState(KeyPurpose.MEDIA_ROOT, 1, KeyState.RETIRED, Duration.ZERO);
+    f.rebuild(DeferredDeliveryOptions.DEFAULTS);
+    assertEquals(ErrorCode.KEY_RETIRED, refusedRetrieval(f.bootstrap(bob), m));
+  }
+
+  @Test
+  void enrolment_refusesMalformedAndServerFaults_andNamesTheActiveCredVersion()
+      throws Exception {
+    assertEquals(ErrorCode.MALFORMED, code(() -> f.enrolment.enrol(new byte[] {1, 2, 3})));
+    CountingHsm faulty = new CountingHsm(f.hsm);
+    EcdhEnrolment e = new EcdhEnrolment(faulty, f.keys, f.directory);
+    faulty.failNext("generateEcKeyPair", new HsmUnavailableException("injected"));
+    DeviceEnrolment d = new DeviceEnrolment(Role.UE, ALICE);
+    assertEquals(ErrorCode.HSM_UNAVAILABLE, code(() -> e.enrol(d.requestBytes())));
+    byte[] file = e.enrol(d.requestBytes());
+    EnrolmentFile ef = EnrolmentFile.decode(file);
+    assertEquals(Role.UE, ef.role());
+    assertEquals(ALICE, ef.id());
+    assertEquals(f.ring.activeVersion(KeyPurpose.CRED_ROOT), ef.credVersion());
+    Credential c = d.open(file);
+    assertNotNull(f.bootstrap(c));
+    // A mailbox of the directory enrols as a mailbox, and bootstraps as one.
+    DeviceEnrolment dm = new DeviceEnrolment(Role.MAILBOX, VM_BOB);
+    Credential vm = dm.open(f.enrolment.enrol(dm.requestBytes()));
+    assertEquals(Role.MAILBOX, f.bootstrap(vm).btid().role());
+  }
+
+  @Test
+  void longTermKeys_ofARing_mapsItsFailuresAndNamesIt() throws Exception {
+    LongTermKeys keys = LongTermKeys.of(f.ring);
+    assertThrows(NullPointerException.class, () -> LongTermKeys.of(null));
+    assertEquals(f.ring.active(KeyPurpose.MEDIA_ROOT), keys.key(KeyPurpose.MEDIA_ROOT, 1));
+    assertEquals(ErrorCode.UNKNOWN_KEY_VERSION,
+        code(() -> keys.key(KeyPurpose.MEDIA_ROOT, 2)));
+    f.ring.rotate(KeyPurpose.MEDIA_ROOT, Duration.ZERO);
+    assertEquals(2, keys.activeVersion(KeyPurpose.MEDIA_ROOT));
+    f.ring.setState(KeyPurpose.MEDIA_ROOT, 1, KeyState.RETIRED, Duration.ZERO);
+    assertEquals(ErrorCode.KEY_RETIRED, code(() -> keys.key(KeyPurpose.MEDIA_ROOT, 1)));
+    assertEquals("LongTermKeys[" + f.ring + "]", keys.toString());
+  }
+}
