@@ -259,6 +259,9 @@ public final class KmsHttpClient implements AutoCloseable {
     JsonObject j = new JsonObject().put("role", r.role() == Role.MAILBOX ? "mailbox" : "ue")
         .put("id", r.id()).put("credVersion", r.credVersion()).put("nonce", b64(r.nonce()))
         .put("timestamp", r.timestampMs()).put("proof", b64(r.proof()));
+    if (r.generation() != 0) {
+      j.put("generation", r.generation()); // a re-enrolled principal (docs/api.md)
+    }
     return post(e, "/v1/bootstrap", j)
         .map(a -> new BootstrapResponse(bytes(a, "btid"), bytes(a, "autn")).encode());
   }

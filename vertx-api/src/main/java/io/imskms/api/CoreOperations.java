@@ -10,6 +10,8 @@ import io.imskms.core.bootstrap.KmsBootstrapper;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.directory.MailboxDirectoryException;
 import io.imskms.core.keys.KeyRing;
+import io.imskms.core.principals.PrincipalRecord;
+import io.imskms.core.principals.PrincipalRegistry;
 import io.imskms.core.replay.ReplayCache;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
@@ -36,15 +38,18 @@ final class CoreOperations implements KmsOperations {
   private final DeferredDeliveryService service;
   private final MailboxDirectory directory;
   private final KeyRing ring;
+  private final PrincipalRegistry principals;
 
   CoreOperations(DeferredDeliveryService service, MailboxDirectory directory) {
-    this(service, directory, null);
+    this(service, directory, null, null);
   }
 
-  CoreOperations(DeferredDeliveryService service, MailboxDirectory directory, KeyRing ring) {
+  CoreOperations(DeferredDeliveryService service, MailboxDirectory directory, KeyRing ring,
+      PrincipalRegistry principals) {
     this.service = Objects.requireNonNull(service);
     this.directory = directory;
     this.ring = ring;
+    this.principals = principals;
   }
 
   /**
@@ -72,10 +77,13 @@ final class CoreOperations implements KmsOperations {
     DeferredDeliveryOptions options = new DeferredDeliveryOptions(
         Duration.ofSeconds(core.btidLifetimeSeconds()),
         Duration.ofSeconds(core.ticketRetentionSeconds()));
+    // Revoked and re-enrolled principals (docs/architecture.md, "Devices"): a record that does
+    // not verify, or was removed, stops the start (fail closed).
+    PrincipalRegistry principals = PrincipalRegistry.load(hsm);
     KmsBootstrapper bootstrapper = new KmsBootstrapper(keys, replay, directory, clock,
-        options.btidLifetime(), ServerRandom.HSM);
+        options.btidLifetime(), ServerRandom.HSM, principals);
     return new CoreOperations(new DeferredDeliveryService(hsm, keys, bootstrapper, directory,
-        replay, clock, options), directory, ring);
+        replay, clock, options), directory, ring, principals);
   }
 
   /** What a directory check did: nothing, a reload, or a refused file (old contents stay). */
@@ -103,6 +111,40 @@ final class CoreOperations implements KmsOperations {
       LOG.error("long-term keys not re-read, previous state stays: {}", e.getMessage());
       return new KeyRefresh(List.of(), e.getMessage());
     }
+  }
+
+  /** What a principal poll did: the principals whose standing changed, or why it failed. */
+  record PrincipalRefresh(List<PrincipalRecord.Entry> changes, String error) {
+    static final PrincipalRefresh UNCHANGED = new PrincipalRefresh(List.of(), null);
+  }
+
+  /**
+   * Re-reads the revoked and re-enrolled principals from the token (docs/architecture.md,
+   * "Devices"); on a failure (record not verifying, removed, older, token unreachable) the
+   * previous state stays in force. Called every {@code core.keyPollSeconds}, never per request.
+   */
+  PrincipalRefresh refreshPrincipals() {
+    if (principals == null) {
+      return PrincipalRefresh.UNCHANGED;
+    }
+    try {
+      return new PrincipalRefresh(principals.refresh(), null);
+    } catch (HsmException e) {
+      LOG.error("principal record not re-read, previous state stays: {}", e.getMessage());
+      return new PrincipalRefresh(List.of(), e.getMessage());
+    }
+  }
+
+  /** How many principals are revoked and how many re-enrolled, as this node last read them. */
+  String principalSummary() {
+    if (principals == null) {
+      return "";
+    }
+    PrincipalRecord r = principals.record();
+    long revoked = r.entries().values().stream().filter(PrincipalRecord.Entry::revoked).count();
+    long reenrolled = r.entries().values().stream().filter(e -> e.generation() > 0).count();
+    return revoked + " revoked, " + reenrolled + " re-enrolled (record sequence " + r.sequence()
+        + ")";
   }
 
   /** Every long-term key version and its state, e.g. {@code kms-cred-root#v1 active}; empty if none. */

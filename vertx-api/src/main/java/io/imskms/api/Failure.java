@@ -34,6 +34,7 @@ enum Failure {
   REPLAY(409, "The request was already seen"),
   UNKNOWN_KEY_VERSION(400, "The message names a key version the KMS does not accept"),
   UNKNOWN_PRINCIPAL(403, "The identity is not served by this KMS"),
+  PRINCIPAL_REVOKED(403, "The principal, or this credential of it, is revoked"),
   KEY_RETIRED(410, "The message names a retired key version: bootstrap again (a ticket made"
       + " with it can no longer be served)"),
   // Availability.

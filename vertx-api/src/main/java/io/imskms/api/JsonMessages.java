@@ -29,14 +29,15 @@ final class JsonMessages {
     Role role = "mailbox".equals(j.getString("role")) ? Role.MAILBOX : Role.UE;
     BootstrapRequest r = new BootstrapRequest(role, identity(j, "id"),
         j.getInteger("credVersion"), bytes(j, "nonce"), j.getLong("timestamp"),
-        bytes(j, "proof"));
+        bytes(j, "proof"), j.getInteger("generation", 0));
     return encodable(r, r::encode);
   }
 
   static JsonObject toJson(BootstrapRequest r) {
-    return new JsonObject().put("role", r.role().name().toLowerCase(Locale.ROOT))
+    JsonObject j = new JsonObject().put("role", r.role().name().toLowerCase(Locale.ROOT))
         .put("id", r.id()).put("credVersion", r.credVersion()).put("nonce", b64(r.nonce()))
         .put("timestamp", r.timestampMs()).put("proof", b64(r.proof()));
+    return r.generation() == 0 ? j : j.put("generation", r.generation());
   }
 
   static JsonObject toJson(BootstrapResponse r) {

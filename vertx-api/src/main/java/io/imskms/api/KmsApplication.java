@@ -153,6 +153,12 @@ public final class KmsApplication implements AutoCloseable {
               recordKeyRefresh(log, core.refreshKeys(), lastKeyError);
               return null;
             }));
+        String[] lastPrincipalError = {null};
+        v.setPeriodic(config.core().keyPollSeconds() * 1000L,
+            id -> v.executeBlocking(() -> {
+              recordPrincipalRefresh(log, core.refreshPrincipals(), lastPrincipalError);
+              return null;
+            }));
       }
       watchHsm(vertx, hsm, log);
       try {
@@ -169,6 +175,10 @@ public final class KmsApplication implements AutoCloseable {
         // The lifecycle state this node starts with: changes made while it was down show here.
         audit.append(AuditEvent.builder("keys.state", AuditEvent.Outcome.INFO)
             .detail("at start: " + String.join(", ", core.keyStates())).build());
+      }
+      if (operations instanceof CoreOperations core && !core.principalSummary().isEmpty()) {
+        audit.append(AuditEvent.builder("devices.state", AuditEvent.Outcome.INFO)
+            .detail("at start: " + core.principalSummary()).build());
       }
       return new KmsApplication(vertx, hsm, server, registry, dev, audit);
     } catch (Exception | Error e) {
@@ -265,6 +275,32 @@ public final class KmsApplication implements AutoCloseable {
    * changed state (the CLI that changed it cannot write this node's log), and a failing poll
    * once per distinct error.
    */
+  /** One devices.state record per principal whose standing a poll saw change, or the fault. */
+  private static void recordPrincipalRefresh(AuditLog audit, CoreOperations.PrincipalRefresh r,
+      String[] lastError) {
+    List<AuditEvent> events = new java.util.ArrayList<>();
+    for (io.imskms.core.principals.PrincipalRecord.Entry e : r.changes()) {
+      events.add(AuditEvent.builder("devices.state", AuditEvent.Outcome.OK).idA(e.id())
+          .detail("observed: " + (e.revoked() ? "revoked" : "accepted") + ", generation "
+              + e.generation()).build());
+    }
+    if (r.error() == null) {
+      lastError[0] = null;
+    } else if (!r.error().equals(lastError[0])) {
+      lastError[0] = r.error();
+      events.add(AuditEvent.builder("devices.state", AuditEvent.Outcome.FAULT)
+          .code("PRINCIPAL_STATE_UNREADABLE")
+          .detail("principal record not re-read, previous state stays: " + r.error()).build());
+    }
+    for (AuditEvent e : events) {
+      audit.append(e).whenComplete((x, t) -> {
+        if (t != null) {
+          LOG.error("audit record {} not written: {}", e.event(), t.getMessage());
+        }
+      });
+    }
+  }
+
   private static void recordKeyRefresh(AuditLog audit, CoreOperations.KeyRefresh r,
       String[] lastError) {
     List<AuditEvent> events = new java.util.ArrayList<>();

@@ -69,6 +69,8 @@ public final class TestKms implements AutoCloseable {
   final UeClient ueSdk;
   final MailboxClient mailboxSdk;
   private EcdhEnrolment enrolment;
+  /** False for a second node on another TestKms's token: closing it leaves the token. */
+  private boolean ownsToken = true;
 
   private TestKms(SoftHsmTestToken token, Path work, KmsApplication app, Clock clock) {
     this.token = token;
@@ -128,6 +130,26 @@ public final class TestKms implements AutoCloseable {
     Files.writeString(directoryFile, "{\"version\":1,\"mailboxes\":{"
         + "\"" + VM_BOB + "\":{\"users\":[\"" + BOB + "\"]},"
         + "\"" + VM_CAROL + "\":{\"users\":[\"" + CAROL + "\"]}}}", StandardCharsets.UTF_8);
+    return start(token, work, directoryFile, envTweaks, operations, clock, auditOpener);
+  }
+
+  /**
+   * Another node on this KMS's token, started the same way with its own port, development TLS
+   * material, key manifest and audit log (two servers of one deployment sharing the HSM; in one
+   * JVM, so they share the PKCS#11 module). Closing it leaves the token to this one.
+   */
+  public TestKms startSecondNode() throws Exception {
+    Path work2 = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
+        "api-test-node2-");
+    TestKms second = start(token, work2, work.resolve("directory.json"), env -> { }, null, null,
+        AuditLog::open);
+    second.ownsToken = false;
+    return second;
+  }
+
+  private static TestKms start(SoftHsmTestToken token, Path work, Path directoryFile,
+      Consumer<Map<String, String>> envTweaks, KmsOperations operations, Clock clock,
+      KmsApplication.AuditOpener auditOpener) throws Exception {
     Map<String, String> env = new HashMap<>();
     env.put("KMS_HTTP_HOST", "127.0.0.1");
     env.put("KMS_HTTP_PORT", "0");
@@ -262,6 +284,8 @@ public final class TestKms implements AutoCloseable {
     vmCarol.close();
     clientVertx.close().await();
     app.close();
-    token.close();
+    if (ownsToken) {
+      token.close();
+    }
   }
 }
