@@ -88,13 +88,13 @@ class CliEndToEndTest {
   void tokenInit_enroll_serve_demo_stop() throws Exception {
     CliRun init = cli("token", "init", "--config", config.toString());
     assertEquals(ExitCodes.OK, init.exitCode(), init.toString());
-    // Four long-term keys and the audit checkpoint key.
-    assertEquals(5, init.out().lines().filter(l -> l.contains("generated now")).count(),
+    // Four long-term keys, the audit checkpoint key and the audit pseudonym key.
+    assertEquals(6, init.out().lines().filter(l -> l.contains("generated now")).count(),
         init.toString());
     assertTrue(Files.isRegularFile(work.resolve("keys.json")));
     CliRun again = cli("token", "init", "--config", config.toString());
     assertEquals(ExitCodes.OK, again.exitCode(), again.toString());
-    assertEquals(5, again.out().lines().filter(l -> l.contains("already in the token")).count(),
+    assertEquals(6, again.out().lines().filter(l -> l.contains("already in the token")).count(),
         again.toString());
 
     CliRun keys = cli("keys", "list", "--config", config.toString());

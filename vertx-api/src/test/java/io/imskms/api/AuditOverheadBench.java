@@ -60,6 +60,13 @@ class AuditOverheadBench {
   private static final int REQUESTS = Integer.getInteger("kms.bench.requests", 3000);
   private static final int CLIENTS = Integer.getInteger("kms.bench.clients", 16);
   private static final int ROUNDS = Integer.getInteger("kms.bench.rounds", 3);
+  /**
+   * The server variants run alternately in each round: {@code durable}, {@code no-disk}, and
+   * {@code pseudonymised} (durable, with {@code audit.identities: pseudonymised}).
+   */
+  private static final List<String> MODES = List.of(
+      System.getProperty("kms.bench.modes", "durable,no-disk").split(","));
+  private static final int PSEUDONYMS = Integer.getInteger("kms.bench.pseudonyms", 20000);
 
   @Test
   void mailboxKeyRequestThroughput_durableAuditVersusDiscardingDisk() throws Exception {
@@ -72,7 +79,7 @@ class AuditOverheadBench {
       Map<String, List<Double>> results = new HashMap<>();
       int run = 0;
       for (int round = 0; round < ROUNDS; round++) {
-        for (String mode : List.of("durable", "no-disk")) {
+        for (String mode : MODES) {
           Map<String, String> env = new HashMap<>();
           env.put("KMS_HTTP_HOST", "127.0.0.1");
           env.put("KMS_HTTP_PORT", "0");
@@ -86,24 +93,64 @@ class AuditOverheadBench {
           env.put("KMS_CORE_DIRECTORY_FILE", directory.toString());
           env.put("KMS_CORE_PROVISION_KEYS", "true");
           env.put("KMS_AUDIT_DIR", work.resolve("audit-" + run++).toString());
+          if (mode.equals("pseudonymised")) {
+            env.put("KMS_AUDIT_IDENTITIES", "pseudonymised");
+          }
           ApiConfig config = ConfigLoader.load(null, env);
-          KmsApplication.AuditOpener opener = mode.equals("durable") ? AuditLog::open
-              : DiscardingDisk::open;
+          KmsApplication.AuditOpener opener = mode.equals("no-disk") ? DiscardingDisk::open
+              : AuditLog::open;
           try (KmsApplication app = KmsApplication.start(config, env,
               hsm -> CoreOperations.open(config.core(), hsm), opener)) {
             double rps = measure(app, directory);
             results.computeIfAbsent(mode, k -> new ArrayList<>()).add(rps);
-            System.out.printf("round %d %-8s %8.0f mailbox key requests/s%n", round, mode, rps);
+            System.out.printf("round %d %-13s %8.0f mailbox key requests/s%n", round, mode, rps);
           }
         }
       }
-      List<Double> d = results.get("durable");
-      List<Double> n = results.get("no-disk");
-      double dm = median(d);
-      double nm = median(n);
-      System.out.printf("AUDIT OVERHEAD: %d requests x %d rounds, %d clients; durable median %.0f/s"
-          + " (%s), no-disk median %.0f/s (%s); cost of durability %.1f%%%n", REQUESTS, ROUNDS,
-          CLIENTS, dm, d, nm, n, 100 * (nm - dm) / nm);
+      for (String mode : MODES) {
+        System.out.printf("AUDIT MODE %-13s median %.0f/s %s%n", mode, median(results.get(mode)),
+            results.get(mode));
+      }
+      if (results.containsKey("durable") && results.containsKey("no-disk")) {
+        double dm = median(results.get("durable"));
+        double nm = median(results.get("no-disk"));
+        System.out.printf("AUDIT OVERHEAD: %d requests x %d rounds, %d clients; durable median"
+            + " %.0f/s, no-disk median %.0f/s; cost of durability %.1f%%%n", REQUESTS, ROUNDS,
+            CLIENTS, dm, nm, 100 * (nm - dm) / nm);
+      }
+      if (results.containsKey("durable") && results.containsKey("pseudonymised")) {
+        double dm = median(results.get("durable"));
+        double pm = median(results.get("pseudonymised"));
+        System.out.printf("PSEUDONYM OVERHEAD: %d requests x %d rounds, %d clients; durable"
+            + " median %.0f/s, pseudonymised median %.0f/s; cost %.1f%%%n", REQUESTS, ROUNDS,
+            CLIENTS, dm, pm, 100 * (dm - pm) / dm);
+        pseudonymMisses(token);
+      }
+    }
+  }
+
+  /** What a cache miss costs: distinct identities, each one HMAC in the token. */
+  private static void pseudonymMisses(SoftHsmTestToken token) throws Exception {
+    try (var hsm = token.open()) {
+      var audit = ConfigLoader.load(null, Map.of()).audit();
+      io.imskms.api.audit.AuditPseudonyms.ensure(hsm, audit);
+      var p = io.imskms.api.audit.AuditPseudonyms.open(hsm, audit);
+      for (int i = 0; i < PSEUDONYMS / 10; i++) {
+        p.pseudonym("sip:warmup" + i + "@ims.example.com");
+      }
+      long t0 = System.nanoTime();
+      for (int i = 0; i < PSEUDONYMS; i++) {
+        p.pseudonym("sip:user" + i + "@ims.example.com");
+      }
+      double s = (System.nanoTime() - t0) / 1e9;
+      long t1 = System.nanoTime();
+      for (int i = 0; i < PSEUDONYMS; i++) {
+        p.pseudonym("sip:user" + i + "@ims.example.com");
+      }
+      double hit = (System.nanoTime() - t1) / 1e9;
+      System.out.printf("PSEUDONYM MISS: %d distinct identities in %.2f s = %.0f HMACs/s in the"
+          + " token (%.1f us each, one thread); cache hits %.0f/s%n", PSEUDONYMS, s,
+          PSEUDONYMS / s, 1e6 * s / PSEUDONYMS, PSEUDONYMS / hit);
     }
   }
 
