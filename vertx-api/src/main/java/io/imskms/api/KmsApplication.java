@@ -165,7 +165,8 @@ public final class KmsApplication implements AutoCloseable {
         audit.append(AuditEvent.builder("server.start", AuditEvent.Outcome.INFO)
             .detail("KMS listening on port " + server.actualPort() + "; token '"
                 + config.hsm().tokenLabel() + "'; audit key " + config.audit().keyLabel()
-                + (dev != null ? "; dev mode" : "")).build())
+                + "; identities " + config.audit().identities() + "; config "
+                + configDigest(config) + (dev != null ? "; dev mode" : "")).build())
             .get(AUDIT_WAIT_SECONDS, TimeUnit.SECONDS);
       } catch (ExecutionException | TimeoutException e) {
         throw new AuditStartException("the start-up record could not be written to the audit log"
@@ -219,6 +220,22 @@ public final class KmsApplication implements AutoCloseable {
     LOG.info("audit log {} in {} ({} records; verifier key {})", a.origin(), a.dir(),
         log.size(), log.verifierKey().encode());
     return log;
+  }
+
+  /**
+   * The SHA-256 (first 16 bytes, hex) of the effective configuration as it prints (it holds no
+   * secret: the PIN is read apart): two start-ups with different digests ran with different
+   * settings, which is how a configuration change shows in the audit trail (the server does not
+   * reload its configuration; a change takes a restart).
+   */
+  static String configDigest(ApiConfig config) {
+    try {
+      byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+          .digest(config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return "sha256:" + java.util.HexFormat.of().formatHex(h, 0, 16);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 missing from the JDK", e);
+    }
   }
 
   /**
