@@ -37,6 +37,15 @@ final class EnrollCommand implements Callable<Integer> {
           + " (openssl ec -pubout), or the raw 65-byte uncompressed point")
   Path devicePublicKey;
 
+  @Option(names = "--replace",
+      description = "re-enrolment: ID had a credential before (lost, stolen, replaced device)."
+          + " Moves ID to its next credential generation and lifts any revocation; the new"
+          + " package is the only credential accepted from then on, every earlier one (and its"
+          + " B-TIDs) is refused with PRINCIPAL_REVOKED on every node within"
+          + " core.keyPollSeconds. Without it, ID gets its current credential again (the same Kp)"
+          + " and a revoked ID is refused.")
+  boolean replace;
+
   EnrollCommand(CliContext ctx) {
     this.ctx = ctx;
   }
@@ -47,7 +56,7 @@ final class EnrollCommand implements Callable<Integer> {
     byte[] devicePoint = DevicePublicKeys.read(devicePublicKey);
     ApiConfig cfg = config.load(ctx);
     byte[] pkg = EnrolmentStation.enrol(cfg, ctx,
-        new EnrolmentRequest(enrolment.role(), principal, devicePoint).encode());
+        new EnrolmentRequest(enrolment.role(), principal, devicePoint).encode(), replace);
     OwnerOnlyFiles.write(enrolment.out(), pkg);
     ctx.out().println("enrolled " + principal + " as " + enrolment.role + ": enrolment package ("
         + pkg.length + " bytes) written to " + enrolment.out() + "; the device opens it with its"

@@ -5,7 +5,9 @@ import io.imskms.core.LongTermKeys;
 import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyRing;
+import io.imskms.core.principals.PrincipalRegistry;
 import io.imskms.hsm.HsmException;
+import io.imskms.hsm.HsmIntegrityException;
 import io.imskms.hsm.Pkcs11Hsm;
 import io.imskms.protocol.EnrolmentFile;
 import io.imskms.protocol.EnrolmentRequest;
@@ -32,6 +34,20 @@ public final class EnrolmentStation {
    */
   public static byte[] enrol(ApiConfig cfg, CliContext ctx, byte[] requestBytes)
       throws Exception {
+    return enrol(cfg, ctx, requestBytes, false);
+  }
+
+  /**
+   * Enrols one principal at its current credential generation (docs/protocol.md §5.1); with
+   * {@code replace}, first moves it to the next generation (lifting any revocation), so that every
+   * credential enrolled before, and every B-TID made from one, is refused with PRINCIPAL_REVOKED
+   * from then on. A revoked principal is refused unless {@code replace}.
+   *
+   * @param requestBytes an encoded enrolment request (message 0x04: role, identity, device key)
+   * @return the enrolment package for the device
+   */
+  public static byte[] enrol(ApiConfig cfg, CliContext ctx, byte[] requestBytes,
+      boolean replace) throws Exception {
     Path directoryFile = Path.of(cfg.core().directoryFile());
     if (!Files.isRegularFile(directoryFile)) {
       throw new CliException(ExitCodes.PREREQUISITE, "mailbox directory not found: "
@@ -40,8 +56,13 @@ public final class EnrolmentStation {
     MailboxDirectory directory = MailboxDirectory.load(directoryFile);
     try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
       EcdhEnrolment enrolment;
+      PrincipalRegistry principals;
       try {
-        enrolment = new EcdhEnrolment(hsm, LongTermKeys.of(KeyRing.load(hsm)), directory);
+        principals = PrincipalRegistry.load(hsm);
+        enrolment = new EcdhEnrolment(hsm, LongTermKeys.of(KeyRing.load(hsm)), directory,
+            principals);
+      } catch (HsmIntegrityException e) {
+        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
       } catch (HsmException e) {
         throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot load the long-term keys"
             + " (run kms token init?): " + e.getMessage(), e);
@@ -53,12 +74,23 @@ public final class EnrolmentStation {
         } else {
           rec.idA(req.id());
         }
-        rec.detail("role " + req.role().name().toLowerCase(Locale.ROOT));
+        rec.detail("role " + req.role().name().toLowerCase(Locale.ROOT)
+            + (replace ? "; re-enrolment" : ""));
+        if (replace) {
+          int generation = principals.reenrol(req.id()).after().generation();
+          rec.detail("role " + req.role().name().toLowerCase(Locale.ROOT) + "; re-enrolment:"
+              + " generation " + generation + " recorded (earlier credentials refused)");
+          ctx.progress(req.id() + " moved to credential generation " + generation + ": every"
+              + " earlier credential of it is refused on every node within"
+              + " core.keyPollSeconds");
+        }
         byte[] pkg = enrolment.enrol(requestBytes);
-        int credVersion = EnrolmentFile.decode(pkg).credVersion();
+        EnrolmentFile file = EnrolmentFile.decode(pkg);
+        int credVersion = file.credVersion();
         rec.keyVersions("credential:" + credVersion).detail("role "
             + req.role().name().toLowerCase(Locale.ROOT) + "; credential Kp (version "
-            + credVersion + ") wrapped for the device's key");
+            + credVersion + ", generation " + file.generation() + ") wrapped for the device's"
+            + " key" + (replace ? "; re-enrolment" : ""));
         return pkg;
       });
     }

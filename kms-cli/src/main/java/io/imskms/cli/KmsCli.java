@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "kms", mixinStandardHelpOptions = true,
     description = "Operate the IMS media-security KMS (TR 33.828 §7.4.3.3, deferred delivery).",
     subcommands = {ServeCommand.class, ConfigCommand.class, TokenCommand.class, KeysCommand.class,
-        EnrollCommand.class, TlsCommand.class, SelftestCommand.class, AuditCommand.class})
+        DevicesCommand.class, EnrollCommand.class, TlsCommand.class, SelftestCommand.class,
+        AuditCommand.class})
 public final class KmsCli implements Callable<Integer> {
   static final String VERSION = "kms 0.1.0-SNAPSHOT";
 

@@ -95,7 +95,7 @@ public final class PrincipalRecord {
   }
 
   /** A revocation reason is printable text of at most {@link #MAX_REASON} characters. */
-  static void checkReason(String reason) {
+  public static void checkReason(String reason) {
     if (reason.isEmpty() || reason.length() > MAX_REASON) {
       throw new IllegalArgumentException("the reason must be 1.." + MAX_REASON + " characters");
     }
