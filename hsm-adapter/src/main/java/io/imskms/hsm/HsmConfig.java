@@ -23,6 +23,7 @@ public final class HsmConfig {
   private final Duration recoveryInterval;
   private final boolean deriveTemplateSupported;
   private final Map<String, String> expectedKcvs;
+  private final boolean backupCapableKeys;
 
   private HsmConfig(Builder b) {
     this.modulePath = Objects.requireNonNull(b.modulePath, "modulePath");
@@ -37,6 +38,7 @@ public final class HsmConfig {
     this.recoveryInterval = b.recoveryInterval;
     this.deriveTemplateSupported = b.deriveTemplateSupported;
     this.expectedKcvs = Map.copyOf(b.expectedKcvs);
+    this.backupCapableKeys = b.backupCapableKeys;
   }
 
   public static Builder builder() {
@@ -97,11 +99,21 @@ public final class HsmConfig {
     return expectedKcvs;
   }
 
+  /**
+   * Whether long-term keys are generated backup-capable: CKA_EXTRACTABLE=true but
+   * CKA_WRAP_WITH_TRUSTED=true, so only a CKA_TRUSTED key (made by the Security Officer in a backup
+   * ceremony) can wrap them ({@code core.keyBackup}; docs/architecture.md, "Backup and restore
+   * under dual control"). False: never extractable.
+   */
+  public boolean backupCapableKeys() {
+    return backupCapableKeys;
+  }
+
   @Override
   public String toString() {
     return "HsmConfig[module=" + modulePath + ", token=" + tokenLabel + ", pool=" + poolSize
         + ", borrowTimeout=" + borrowTimeout + ", recycleAfterObjects=" + recycleAfterObjects
-        + ", pin=<redacted>]";
+        + ", backupCapableKeys=" + backupCapableKeys + ", pin=<redacted>]";
   }
 
   /** Builder with the defaults of the embedded SoftHSM2 set-up. */
@@ -115,6 +127,7 @@ public final class HsmConfig {
     private Duration recoveryInterval = Duration.ofMillis(500);
     private boolean deriveTemplateSupported = false;
     private Map<String, String> expectedKcvs = Map.of();
+    private boolean backupCapableKeys = false;
 
     public Builder modulePath(Path v) {
       modulePath = v;
@@ -159,6 +172,12 @@ public final class HsmConfig {
 
     public Builder expectedKcvs(Map<String, String> v) {
       expectedKcvs = v;
+      return this;
+    }
+
+    /** See {@link HsmConfig#backupCapableKeys()}; default false. */
+    public Builder backupCapableKeys(boolean v) {
+      backupCapableKeys = v;
       return this;
     }
 

@@ -10,10 +10,32 @@ import java.util.Objects;
 public final class LongTermKeyInfo {
   private final KeyRef ref;
   private final String kcv;
+  private final boolean backupCapable;
+  private final boolean restored;
 
   public LongTermKeyInfo(KeyRef ref, String kcv) {
+    this(ref, kcv, false, false);
+  }
+
+  /**
+   * @param backupCapable extractable, but only under a CKA_TRUSTED key (CKA_WRAP_WITH_TRUSTED)
+   * @param restored not generated in this token (restored from a backup; admitted by its KCV)
+   */
+  public LongTermKeyInfo(KeyRef ref, String kcv, boolean backupCapable, boolean restored) {
     this.ref = Objects.requireNonNull(ref);
     this.kcv = Objects.requireNonNull(kcv);
+    this.backupCapable = backupCapable;
+    this.restored = restored;
+  }
+
+  /** Extractable, but only wrapped under a trusted key (the backup ceremony's KEK). */
+  public boolean backupCapable() {
+    return backupCapable;
+  }
+
+  /** Restored from a backup into this token rather than generated in it. */
+  public boolean restored() {
+    return restored;
   }
 
   public KeyRef ref() {
@@ -38,6 +60,7 @@ public final class LongTermKeyInfo {
 
   @Override
   public String toString() {
-    return ref.label() + " v" + ref.version() + " " + ref.spec() + " kcv=" + kcv;
+    return ref.label() + " v" + ref.version() + " " + ref.spec() + " kcv=" + kcv
+        + (backupCapable ? " backup-capable" : "") + (restored ? " restored" : "");
   }
 }

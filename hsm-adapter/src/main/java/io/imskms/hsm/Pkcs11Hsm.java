@@ -541,7 +541,7 @@ public final class Pkcs11Hsm implements Hsm {
         a = g.admin.getAttrValues(handle, CKA_KEY_TYPE, CKA_VALUE_LEN, CKA_SENSITIVE,
             CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL,
             CKA_MODIFIABLE, CKA_DERIVE, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT,
-            CKA_WRAP, CKA_UNWRAP);
+            CKA_WRAP, CKA_UNWRAP, CKA_WRAP_WITH_TRUSTED);
       } catch (PKCS11Exception e) {
         HsmException he = Ckr.translate(Ckr.Op.FIND, id, e);
         if (he.isRetryable()) {
@@ -549,17 +549,24 @@ public final class Pkcs11Hsm implements Hsm {
         }
         throw he;
       }
-      // A key someone imported (C_CreateObject, value known to them) or ever let out is not a
-      // long-term key of this KMS, whatever its label says.
-      if (!Boolean.TRUE.equals(a.sensitive()) || !Boolean.FALSE.equals(a.extractable())
-          || !Boolean.TRUE.equals(a.alwaysSensitive())
-          || !Boolean.TRUE.equals(a.neverExtractable()) || !Boolean.TRUE.equals(a.local())
-          || Boolean.TRUE.equals(a.modifiable())) {
-        throw new HsmPolicyException("long-term key " + id + " was not generated in the token as"
-            + " always sensitive, never extractable and unmodifiable; refusing to use it");
+      String why = extractionPolicyViolation(a);
+      if (why != null) {
+        throw new HsmPolicyException("long-term key " + id + " " + why + "; refusing to use it");
       }
-      KeySpec spec = specOf(id, a);
+      boolean generatedHere = Boolean.TRUE.equals(a.local())
+          && Boolean.TRUE.equals(a.alwaysSensitive());
+      KeySpec spec = specOf(id, a, !generatedHere);
       String kcv = computeKcv(g, g.admin, handle, spec);
+      // A key someone imported (C_CreateObject or C_UnwrapKey, value known to them) is not a
+      // long-term key of this KMS, whatever its label says, unless it is one restored from a
+      // backup whose key check value the operator pinned (key manifest, or the backup file's
+      // authenticated KCVs during `kms keys import`).
+      if (!generatedHere && !kcv.equalsIgnoreCase(pinnedKcv(id))) {
+        throw new HsmPolicyException("long-term key " + id + " was not generated in the token as"
+            + " always sensitive" + (pinnedKcv(id) == null ? " and is not pinned by the key"
+                + " manifest" : " and its key check value " + kcv + " is not the pinned "
+                + pinnedKcv(id)) + "; refusing to use it");
+      }
       if (known != null && !known.kcv().equals(kcv)) {
         HsmMisconfigurationException e = new HsmMisconfigurationException("long-term key " + id
             + " now has key check value " + kcv + " but had " + known.kcv()
@@ -569,17 +576,69 @@ public final class Pkcs11Hsm implements Hsm {
         throw e;
       }
       LongTermKeyInfo info = known != null ? known
-          : new LongTermKeyInfo(KeyRef.longTerm(label, version, spec), kcv);
+          : new LongTermKeyInfo(KeyRef.longTerm(label, version, spec), kcv,
+              Boolean.TRUE.equals(a.extractable()), !generatedHere);
       catalog.put(id, info);
       g.handles.put(id, handle);
       return info;
     }
   }
 
-  private static KeySpec specOf(String id, AttributeVector a) throws HsmException {
+  /**
+   * Why a long-term key's attributes break the extraction policy, or null: it must be sensitive
+   * and unmodifiable, and either never extractable (CKA_EXTRACTABLE=false, and for a key
+   * generated here CKA_NEVER_EXTRACTABLE=true) or extractable only under a trusted key
+   * (CKA_WRAP_WITH_TRUSTED=true, the backup-capable form).
+   */
+  static String extractionPolicyViolation(AttributeVector a) {
+    if (!Boolean.TRUE.equals(a.sensitive())) {
+      return "is not sensitive (CKA_SENSITIVE=false)";
+    }
+    if (Boolean.TRUE.equals(a.modifiable())) {
+      return "is modifiable (CKA_MODIFIABLE=true)";
+    }
+    if (Boolean.FALSE.equals(a.extractable())) {
+      if (Boolean.TRUE.equals(a.local()) && !Boolean.TRUE.equals(a.neverExtractable())) {
+        return "was extractable once (CKA_NEVER_EXTRACTABLE=false)";
+      }
+      return null;
+    }
+    if (Boolean.TRUE.equals(a.extractable()) && Boolean.TRUE.equals(a.wrapWithTrusted())) {
+      return null;
+    }
+    return "is extractable without CKA_WRAP_WITH_TRUSTED (it could be wrapped out under any key)";
+  }
+
+  private final Map<String, String> admitted = new ConcurrentHashMap<>();
+
+  private String pinnedKcv(String id) {
+    String v = admitted.get(id);
+    return v != null ? v : cfg.expectedKcvs().get(id);
+  }
+
+  /**
+   * Admits long-term keys that were not generated in this token — restored from a backup by
+   * {@link KeyCeremony#restoreLongTermKey} — by their key check values, for this adapter's
+   * lifetime, as {@link HsmConfig#expectedKcvs()} does at the next start once the key manifest
+   * records them. The caller has authenticated the values (the backup file's MAC).
+   */
+  public void admitRestoredKeys(Map<String, String> kcvsById) {
+    admitted.putAll(Map.copyOf(kcvsById));
+  }
+
+  /**
+   * The spec of a long-term key from its attributes. {@code restored}: SoftHSM2 reports
+   * CKA_VALUE_LEN 0 for every unwrapped key, so an unknown length of a restored key is taken as
+   * 32; the caller then requires the key's pinned key check value, which a key of any other
+   * length or value does not have.
+   */
+  static KeySpec specOf(String id, AttributeVector a, boolean restored) throws HsmException {
     KeyAlgorithm alg;
     Long type = a.keyType();
     Integer len = a.valueLen();
+    if (restored && (len == null || len == 0)) {
+      len = 32;
+    }
     if (type != null && type == CKK_GENERIC_SECRET && len != null && len == 32) {
       alg = KeyAlgorithm.HMAC_SHA256;
     } else if (type != null && type == CKK_AES && len != null && (len == 16 || len == 32)) {
@@ -613,20 +672,10 @@ public final class Pkcs11Hsm implements Hsm {
   private String computeKcv(Generation g, Session s, long handle, KeySpec spec)
       throws HsmException {
     try {
-      byte[] mac;
       if (spec.allows(KeyUsage.DERIVE)) {
-        long derived = s.deriveKey(deriveMechanism(KCV_CONTEXT), handle,
-            Templates.sessionKey(KCV_KEY, false));
         g.objectsCreated.incrementAndGet();
-        try {
-          mac = s.signSingle(new Mechanism(CKM_SHA256_HMAC), derived, KCV_CONTEXT);
-        } finally {
-          s.destroyObject(derived);
-        }
-      } else {
-        mac = s.signSingle(macMechanism(spec), handle, KCV_CONTEXT);
       }
-      return HexFormat.of().formatHex(mac, 0, 8);
+      return kcvOf(s, handle, spec, false);
     } catch (PKCS11Exception e) {
       HsmException he = Ckr.translate(Ckr.Op.SIGN, "key check value", e);
       if (he.isRetryable()) {
@@ -634,6 +683,28 @@ public final class Pkcs11Hsm implements Hsm {
       }
       throw he;
     }
+  }
+
+  /**
+   * The key check value of {@code handle} in session {@code s} (see {@link #computeKcv}); with
+   * {@code publicObjects} the intermediate key is a public session object, as a Security Officer
+   * session requires.
+   */
+  static String kcvOf(Session s, long handle, KeySpec spec, boolean publicObjects)
+      throws PKCS11Exception {
+    byte[] mac;
+    if (spec.allows(KeyUsage.DERIVE)) {
+      long derived = s.deriveKey(deriveMechanism(KCV_CONTEXT), handle,
+          Templates.sessionKey(KCV_KEY, false).private_(!publicObjects));
+      try {
+        mac = s.signSingle(new Mechanism(CKM_SHA256_HMAC), derived, KCV_CONTEXT);
+      } finally {
+        s.destroyObject(derived);
+      }
+    } else {
+      mac = s.signSingle(macMechanism(spec), handle, KCV_CONTEXT);
+    }
+    return HexFormat.of().formatHex(mac, 0, 8);
   }
 
   static Mechanism deriveMechanism(byte[] context) {
@@ -668,8 +739,8 @@ public final class Pkcs11Hsm implements Hsm {
         && !spec.allows(KeyUsage.DECRYPT) && !spec.allows(KeyUsage.WRAP)
         && !spec.allows(KeyUsage.UNWRAP);
     if (spec.extractable() || !(deriveRoot || macKey) || spec.algorithm() == KeyAlgorithm.AES_192) {
-      throw new HsmPolicyException("long-term keys are non-extractable AES-128/256 DERIVE roots or"
-          + " MAC keys; got " + spec);
+      throw new HsmPolicyException("long-term keys are AES-128/256 DERIVE roots or MAC keys"
+          + " (backup capability is the token's setting, not the spec's); got " + spec);
     }
     String id = id(label, version);
     return withReadGate(g -> {
@@ -681,9 +752,11 @@ public final class Pkcs11Hsm implements Hsm {
           }
           long mech = spec.algorithm().isAes() ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN;
           long handle = g.admin.generateKey(new Mechanism(mech),
-              Templates.longTermKey(id, spec, cfg.deriveTemplateSupported()));
+              Templates.longTermKey(id, spec, cfg.deriveTemplateSupported(),
+                  cfg.backupCapableKeys()));
           String kcv = computeKcv(g, g.admin, handle, spec);
-          LongTermKeyInfo info = new LongTermKeyInfo(KeyRef.longTerm(label, version, spec), kcv);
+          LongTermKeyInfo info = new LongTermKeyInfo(KeyRef.longTerm(label, version, spec), kcv,
+              cfg.backupCapableKeys(), false);
           catalog.put(id, info);
           g.handles.put(id, handle);
           LOG.info("generated long-term key {} ({}), kcv {}", id, spec, kcv);

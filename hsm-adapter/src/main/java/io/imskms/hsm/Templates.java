@@ -80,15 +80,39 @@ final class Templates {
     return usageAttributes(t, spec, deriveTemplate);
   }
 
-  /** A long-term token key generated inside the token: never extractable, not modifiable. */
-  static AttributeVector longTermKey(String tokenLabel, KeySpec spec, boolean deriveTemplate) {
+  /**
+   * A long-term token key generated inside the token: not modifiable, not copyable, and never
+   * extractable, or (backup-capable) extractable only under a CKA_TRUSTED wrapping key.
+   */
+  static AttributeVector longTermKey(String tokenLabel, KeySpec spec, boolean deriveTemplate,
+      boolean backupCapable) {
     AttributeVector t = AttributeVector.newSecretKey(keyType(spec.algorithm()))
         .token(true)
         .label(tokenLabel)
         .valueLen(spec.algorithm().lengthBytes())
         .modifiable(false)
         .copyable(false);
-    return usageAttributes(t, spec, deriveTemplate);
+    usageAttributes(t, spec, deriveTemplate);
+    return backupCapable ? t.extractable(true).wrapWithTrusted(true) : t;
+  }
+
+  /**
+   * A long-term key restored from a backup by C_UnwrapKey into the token (no CKA_VALUE_LEN: SoftHSM2
+   * refuses it there): like {@link #longTermKey}, but it cannot be CKA_LOCAL.
+   */
+  static AttributeVector restoredLongTermKey(String tokenLabel, KeySpec spec,
+      boolean deriveTemplate, boolean backupCapable) {
+    AttributeVector t = AttributeVector.newSecretKey(keyType(spec.algorithm()))
+        .token(true)
+        .label(tokenLabel)
+        .copyable(false);
+    usageAttributes(t, spec, deriveTemplate);
+    if (backupCapable) {
+      t.extractable(true).wrapWithTrusted(true);
+    }
+    // Last: SoftHSM2 applies an unwrap template in order, and once CKA_MODIFIABLE=false is
+    // applied it refuses every later attribute of the template with CKR_ATTRIBUTE_READ_ONLY.
+    return t.modifiable(false);
   }
 
   /** DER of the P-256 OID 1.2.840.10045.3.1.7, for CKA_EC_PARAMS. */
