@@ -31,6 +31,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
@@ -40,20 +41,27 @@ import org.junit.jupiter.api.TestMethodOrder;
  * restart) still does, and a re-enrolment makes the old credential useless. The steps share one
  * token and build on each other, so their order is explicit.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PrincipalRevocationTest {
-  private static KmsFixture f;
-  private static PrincipalRegistry operator;
-  private static PrincipalRegistry node;
-  private static DeferredDeliveryService kms;
-  private static EcdhEnrolment enrolment;
-  private static Credential alice;
-  private static Credential bob;
-  private static Credential vmBob;
+  KmsFixture f;
+  private PrincipalRegistry operator;
+  private PrincipalRegistry node;
+  private DeferredDeliveryService kms;
+  private EcdhEnrolment enrolment;
+  private Credential alice;
+  private Credential bob;
+  private Credential vmBob;
+
+  /** A real SoftHSM2 token; {@link PrincipalRevocationOnSoftwareHsmTest} runs the same cases on
+   * the software HSM. */
+  KmsFixture newFixture() throws Exception {
+    return new KmsFixture();
+  }
 
   @BeforeAll
-  static void setUp() throws Exception {
-    f = new KmsFixture();
+  void setUp() throws Exception {
+    f = newFixture();
     operator = PrincipalRegistry.load(f.hsm);
     startNode();
     alice = enrol(Role.UE, ALICE);
@@ -62,7 +70,7 @@ class PrincipalRevocationTest {
   }
 
   /** A node as a server builds it at start: the record as the token holds it now. */
-  private static void startNode() throws Exception {
+  private void startNode() throws Exception {
     node = PrincipalRegistry.load(f.hsm);
     ReplayCache replay = new ReplayCache(KmsFixture.WINDOW, 10_000, f.clock);
     kms = new DeferredDeliveryService(f.hsm, f.keys, new KmsBootstrapper(f.keys, replay,
@@ -72,35 +80,35 @@ class PrincipalRevocationTest {
   }
 
   @AfterAll
-  static void tearDown() {
+  void tearDown() {
     if (f != null) {
       f.close();
     }
   }
 
-  private static Credential enrol(Role role, String id) throws Exception {
+  private Credential enrol(Role role, String id) throws Exception {
     DeviceEnrolment device = new DeviceEnrolment(role, id);
     return device.open(enrolment.enrol(device.requestBytes()));
   }
 
-  private static ClientSession bootstrap(Credential c) throws Exception {
+  private ClientSession bootstrap(Credential c) throws Exception {
     Bootstrapping.Pending p = f.bootstrapping.start(c);
     return f.bootstrapping.finish(p, kms.bootstrap(p.requestBytes()));
   }
 
-  private static ErrorCode bootstrapRefused(Credential c) {
+  private ErrorCode bootstrapRefused(Credential c) {
     Bootstrapping.Pending p = f.bootstrapping.start(c);
     return assertThrows(KmsException.class, () -> kms.bootstrap(p.requestBytes())).code();
   }
 
   /** Figure 17: alice's offer for bob through vm.bob; returns the KMS's answer or its refusal. */
-  private static byte[] keyRequest(ClientSession sa, ClientSession sm) throws Exception {
+  private byte[] keyRequest(ClientSession sa, ClientSession sm) throws Exception {
     UeClient.OutgoingOffer offer = f.ue.offer(sa, BOB);
     MailboxClient.PendingKeyRequest req = f.mailbox.keyRequest(sm, offer.offerBytes(), false);
     return kms.mailboxKeyRequest(req.requestBytes());
   }
 
-  private static ErrorCode keyRequestRefused(ClientSession sa, ClientSession sm) {
+  private ErrorCode keyRequestRefused(ClientSession sa, ClientSession sm) {
     return assertThrows(KmsException.class, () -> keyRequest(sa, sm)).code();
   }
 
@@ -238,6 +246,17 @@ class PrincipalRevocationTest {
   @Test
   @Order(6)
   void aRemovedRecord_isRefused_whileItsMacKeyIsInTheToken() throws Exception {
+    removeTheRecordBehindTheKms();
+    assertTrue(f.hsm.readDataObjects(PrincipalRegistry.OBJECT_LABEL).isEmpty());
+    HsmIntegrityException e = assertThrows(HsmIntegrityException.class,
+        () -> PrincipalRegistry.load(f.hsm));
+    assertTrue(e.getMessage().contains("removed"), e.getMessage());
+    assertThrows(HsmIntegrityException.class, () -> node.refresh());
+    assertTrue(node.revoked(CAROL), "the last good state stays in force");
+  }
+
+  /** Deletes the record as someone with the PIN and a PKCS#11 tool would (pkcs11-tool). */
+  void removeTheRecordBehindTheKms() throws Exception {
     ProcessBuilder pb = new ProcessBuilder("pkcs11-tool", "--module",
         f.token.module().toString(), "--token-label", f.token.label(), "--login", "--pin",
         "env:KMS_TEST_PIN", "--delete-object", "--type", "data", "--label",
@@ -248,11 +267,5 @@ class PrincipalRevocationTest {
     String out = new String(proc.getInputStream().readAllBytes());
     assertTrue(proc.waitFor(60, TimeUnit.SECONDS), "pkcs11-tool hung");
     assertEquals(0, proc.exitValue(), out);
-    assertTrue(f.hsm.readDataObjects(PrincipalRegistry.OBJECT_LABEL).isEmpty());
-    HsmIntegrityException e = assertThrows(HsmIntegrityException.class,
-        () -> PrincipalRegistry.load(f.hsm));
-    assertTrue(e.getMessage().contains("removed"), e.getMessage());
-    assertThrows(HsmIntegrityException.class, () -> node.refresh());
-    assertTrue(node.revoked(CAROL), "the last good state stays in force");
   }
 }

@@ -116,6 +116,14 @@ public final class InsecureSoftwareHsm implements Hsm {
     return storeLongTerm(label, version, spec, value.clone());
   }
 
+  /**
+   * Test-only: deletes every data object labelled {@code label}, as someone holding the PIN and
+   * a PKCS#11 tool could on a token (the KMS itself never deletes one).
+   */
+  public void deleteDataObjectsForTest(String label) {
+    dataObjects.remove(label);
+  }
+
   /** How many times each session operation ran, by the names {@code CountingHsm} uses. */
   public Map<String, Long> operations() {
     Map<String, Long> out = new TreeMap<>();
