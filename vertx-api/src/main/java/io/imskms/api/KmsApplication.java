@@ -13,6 +13,7 @@ import io.imskms.audit.AuditLog;
 import io.imskms.audit.AuditLogOptions;
 import io.imskms.audit.AuditStartException;
 import io.imskms.audit.CheckpointSigner;
+import io.imskms.hsm.HsmException;
 import io.imskms.hsm.HsmStatus;
 import io.imskms.api.tls.ServerTls;
 import io.imskms.hsm.Hsm;
@@ -154,9 +155,13 @@ public final class KmsApplication implements AutoCloseable {
               return null;
             }));
         String[] lastPrincipalError = {null};
+        // The identity in a devices.state record is pseudonymised like the request records'.
+        AuditPseudonyms devicePseudonyms = AuditPseudonyms.enabled(config.audit())
+            ? AuditPseudonyms.open(hsm, config.audit()) : null;
         v.setPeriodic(config.core().keyPollSeconds() * 1000L,
             id -> v.executeBlocking(() -> {
-              recordPrincipalRefresh(log, core.refreshPrincipals(), lastPrincipalError);
+              recordPrincipalRefresh(log, core.refreshPrincipals(), lastPrincipalError,
+                  devicePseudonyms);
               return null;
             }));
       }
@@ -294,12 +299,23 @@ public final class KmsApplication implements AutoCloseable {
    */
   /** One devices.state record per principal whose standing a poll saw change, or the fault. */
   private static void recordPrincipalRefresh(AuditLog audit, CoreOperations.PrincipalRefresh r,
-      String[] lastError) {
+      String[] lastError, AuditPseudonyms pseudonyms) {
     List<AuditEvent> events = new java.util.ArrayList<>();
     for (io.imskms.core.principals.PrincipalRecord.Entry e : r.changes()) {
-      events.add(AuditEvent.builder("devices.state", AuditEvent.Outcome.OK).idA(e.id())
-          .detail("observed: " + (e.revoked() ? "revoked" : "accepted") + ", generation "
-              + e.generation()).build());
+      String observed = "observed: " + (e.revoked() ? "revoked" : "accepted") + ", generation "
+          + e.generation();
+      AuditEvent ev = AuditEvent.builder("devices.state", AuditEvent.Outcome.OK).idA(e.id())
+          .detail(observed).build();
+      if (pseudonyms != null) {
+        try {
+          ev = pseudonyms.apply(ev, false);
+        } catch (HsmException x) {
+          ev = AuditEvent.builder("devices.state", AuditEvent.Outcome.OK)
+              .detail(observed + " (identity withheld: pseudonym not computed: " + x.getMessage()
+                  + ")").build();
+        }
+      }
+      events.add(ev);
     }
     if (r.error() == null) {
       lastError[0] = null;
