@@ -6,6 +6,7 @@ import io.imskms.client.Credential;
 import io.imskms.client.DeviceEnrolment;
 import io.imskms.client.MailboxClient;
 import io.imskms.client.RandomSource;
+import io.imskms.client.RetryPolicy;
 import io.imskms.client.UeClient;
 import io.imskms.core.DeferredDeliveryOptions;
 import io.imskms.core.DeferredDeliveryService;
@@ -101,7 +102,7 @@ public final class HttpBench {
   record Options(boolean quick, List<Integer> concurrency, double seconds, double warmup,
       List<Flow> flows, List<Integer> otherConcurrency, int reps, double openRate,
       double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
-      boolean bound, double serverWarmup) {}
+      boolean bound, double serverWarmup, URI url, Path credentials, Path tls) {}
 
   private final Options o;
   private final Clock clock = Clock.systemUTC();
@@ -179,6 +180,10 @@ public final class HttpBench {
         --open-rate R    also an open loop at R requests/s per flow (latency from the intended
                          send time, so queueing is counted)
         --server-pool N  the server's hsm.poolSize (default 4); --server-workers: worker.poolSize
+        --url URL        load a RUNNING KMS (e.g. bin/kms up, or the load balancer of bin/kms
+                         cluster up) instead of starting one: no HSM bound (--no-bound), no
+                         server CPU/RSS or token counts; principals from --credentials DIR
+                         (default var/demo) and TLS from --tls-dir DIR (default var/tls)
         KMS_JAVA_OPTS    is passed to the server JVM (e.g. -XX:StartFlightRecording=...)
       """;
 
@@ -198,6 +203,9 @@ public final class HttpBench {
     int workers = 0;
     boolean bound = true;
     double serverWarmup = -1;
+    URI url = null;
+    Path credentials = Path.of("var/demo");
+    Path tls = Path.of("var/tls");
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -225,12 +233,17 @@ public final class HttpBench {
             case "--server-pool" -> pool = Integer.parseInt(v);
             case "--server-workers" -> workers = Integer.parseInt(v);
             case "--server-warmup" -> serverWarmup = Double.parseDouble(v);
+            case "--url" -> url = URI.create(v);
+            case "--credentials" -> credentials = Path.of(v);
+            case "--tls-dir" -> tls = Path.of(v);
             default -> throw new IllegalArgumentException("unknown option " + a);
           }
         }
       }
     }
-    if (kms == null) {
+    if (url != null) {
+      bound = false;
+    } else if (kms == null) {
       throw new IllegalArgumentException("--kms PATH (the distribution's bin/kms) is required;"
           + " bin/kms bench http passes it");
     }
@@ -240,7 +253,7 @@ public final class HttpBench {
         seconds > 0 ? seconds : quick ? 3 : 8, warmup >= 0 ? warmup : quick ? 1 : 2, fl,
         other != null ? Stats.intList(other) : quick ? List.of(4) : null, reps, openRate,
         openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound,
-        serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10);
+        serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10, url, credentials, tls);
   }
 
   // --- set-up ------------------------------------------------------------------------------
@@ -249,24 +262,34 @@ public final class HttpBench {
     long started = System.nanoTime();
     System.out.printf(Locale.ROOT, "kms-bench http: %s, load average %s, %d cores%n",
         Instant.now(), loadAverage(), Runtime.getRuntime().availableProcessors());
-    setUpToken();
-    startServer();
-    setUpClients();
-    long tokenObjectsBefore = tokenObjects();
-    System.out.printf(Locale.ROOT, "server pid %d, https://localhost:%d, pool %d, RSS %.0f MB;"
-        + " token objects %d%n", server.pid(), port, o.serverPool(), proc.rssBytes() / 1e6,
-        tokenObjectsBefore);
+    long tokenObjectsBefore;
+    if (o.url() != null) {
+      setUpRemote();
+      tokenObjectsBefore = -1;
+      System.out.printf(Locale.ROOT, "a running KMS at %s (no bound, no server-side figures)%n",
+          o.url());
+    } else {
+      setUpToken();
+      startServer();
+      setUpClients();
+      tokenObjectsBefore = tokenObjects();
+      System.out.printf(Locale.ROOT, "server pid %d, https://localhost:%d, pool %d, RSS %.0f MB;"
+          + " token objects %d%n", server.pid(), port, o.serverPool(), proc.rssBytes() / 1e6,
+          tokenObjectsBefore);
+    }
 
     // JIT warm-up of the server (and of this JVM's client side), not reported.
     for (Flow f : o.flows()) {
       warmUp(f, o.serverWarmup());
     }
-    System.out.printf(Locale.ROOT, "warmed up: server CPU so far %.1f s, RSS %.0f MB; %.0f s"
-        + " since start%n", proc.cpu().total() / 1e9, proc.rssBytes() / 1e6,
-        (System.nanoTime() - started) / 1e9);
+    if (proc != null) {
+      System.out.printf(Locale.ROOT, "warmed up: server CPU so far %.1f s, RSS %.0f MB; %.0f s"
+          + " since start%n", proc.cpu().total() / 1e9, proc.rssBytes() / 1e6,
+          (System.nanoTime() - started) / 1e9);
+    }
 
-    Map<String, Long> threadCpu0 = proc.threadCpu();
-    ProcSampler.Cpu cpu0 = proc.cpu();
+    Map<String, Long> threadCpu0 = proc != null ? proc.threadCpu() : Map.of();
+    ProcSampler.Cpu cpu0 = proc != null ? proc.cpu() : null;
     Map<String, List<Row>> rows = new LinkedHashMap<>();
     for (int rep = 1; rep <= o.reps(); rep++) {
       System.out.printf(Locale.ROOT, "%n== repetition %d of %d (load average %s)%n", rep, o.reps(),
@@ -328,6 +351,13 @@ public final class HttpBench {
       openP99 = open.p99();
     }
 
+    if (proc == null) {
+      if (best != null) {
+        System.out.printf(Locale.ROOT, "%nrps=%.0f p99_ms=%.1f errors=%d (a running KMS: no"
+            + " bound)%n", bestRps, openP99, totalErrors);
+      }
+      return;
+    }
     // Where the server's CPU went over all measured steps, by thread group (/proc task stat).
     Map<String, Long> threadCpu1 = proc.threadCpu();
     long all = proc.cpu().minus(cpu0).total();
@@ -395,6 +425,36 @@ public final class HttpBench {
     ticketForRetrieval = mailbox.openResponse(kr, service.mailboxKeyRequest(kr.requestBytes()))
         .ticket();
     offerForRetrieval = offer.offerBytes();
+  }
+
+  /**
+   * --url: the principals of {@code bin/kms up} (their credential files), bootstrapped over
+   * HTTPS, and one ticket for the Figure 18 flow obtained over HTTPS too.
+   */
+  private void setUpRemote() throws Exception {
+    port = o.url().getPort() < 0 ? 443 : o.url().getPort();
+    tlsDir = o.tls();
+    vertx = Vertx.vertx();
+    alice = io.imskms.client.CleartextCredentialFile.read(o.credentials().resolve(
+        fileName(ALICE) + ".cred"));
+    Credential bob = io.imskms.client.CleartextCredentialFile.read(o.credentials().resolve(
+        fileName(BOB) + ".cred"));
+    Credential vmBob = io.imskms.client.CleartextCredentialFile.read(o.credentials().resolve(
+        fileName(VM_BOB) + ".cred"));
+    setUpClients();
+    sa = bootstrapRemote(ueClients.get(0), alice);
+    sb = bootstrapRemote(ueClients.get(0), bob);
+    sm = bootstrapRemote(mailboxClients.get(0), vmBob);
+    UeClient.OutgoingOffer offer = ue.offer(sa, BOB);
+    MailboxClient.PendingKeyRequest kr = mailbox.keyRequest(sm, offer.offerBytes(), false);
+    ticketForRetrieval = mailbox.openResponse(kr,
+        mailboxClients.get(0).mailboxKeyRequest(kr.requestBytes()).await()).ticket();
+    offerForRetrieval = offer.offerBytes();
+  }
+
+  private ClientSession bootstrapRemote(KmsHttpClient c, Credential cred) throws Exception {
+    Bootstrapping.Pending p = bootstrapping.start(cred);
+    return bootstrapping.finish(p, c.bootstrap(p.requestBytes()).await());
   }
 
   private static Credential enrol(EcdhEnrolment e, Role role, String id) throws Exception {
@@ -490,7 +550,7 @@ public final class HttpBench {
   }
 
   private URI uri() {
-    return URI.create("https://localhost:" + port);
+    return o.url() != null ? o.url() : URI.create("https://localhost:" + port);
   }
 
   /** As vertx-api's DevTls names a mailbox's client certificate file. */
@@ -506,8 +566,11 @@ public final class HttpBench {
     Path cert = tlsDir.resolve("clients").resolve(fileName(VM_BOB) + ".pem");
     Path key = tlsDir.resolve("clients").resolve(fileName(VM_BOB) + "-key.pem");
     for (int i = 0; i < n; i++) {
-      ueClients.add(KmsHttpClient.create(vertx, uri(), ca, null, null));
-      mailboxClients.add(KmsHttpClient.create(vertx, uri(), ca, cert, key));
+      // No retries: the benchmark counts every error as it happened.
+      ueClients.add(KmsHttpClient.create(vertx, List.of(uri()), ca, null, null,
+          RetryPolicy.NONE, KmsHttpClient.DEFAULT_TIMEOUT_MS));
+      mailboxClients.add(KmsHttpClient.create(vertx, List.of(uri()), ca, cert, key,
+          RetryPolicy.NONE, KmsHttpClient.DEFAULT_TIMEOUT_MS));
       contexts.add(vertx.getOrCreateContext());
     }
     metricsClient = WebClient.create(vertx, new WebClientOptions().setSsl(true)
@@ -847,6 +910,12 @@ public final class HttpBench {
   /** Server CPU over [t0, t1), and RSS and heap at t1. */
   private Sample sampleWindow(long t0, long t1) throws InterruptedException {
     sleepUntil(t0);
+    if (proc == null) {
+      ProcSampler.Cpu m0 = self.cpu();
+      sleepUntil(t1);
+      ProcSampler.Cpu zero = m0.minus(m0);
+      return new Sample(zero, self.cpu().minus(m0), -1, -1, t1 - t0);
+    }
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
