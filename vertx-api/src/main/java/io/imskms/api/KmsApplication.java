@@ -415,6 +415,7 @@ public final class KmsApplication implements AutoCloseable {
         .recycleAfterObjects(h.recycleAfterObjects())
         .recoveryInterval(Duration.ofMillis(h.recoveryIntervalMs()))
         .deriveTemplateSupported(h.deriveTemplateSupported())
+        .backupCapableKeys(config.core().keyBackup())
         .build();
   }
 

@@ -114,10 +114,14 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
    * @param keyStagingSeconds how long after {@code kms keys rotate} (or {@code kms keys state ...
    *     active} of a new version) the new version becomes active; must exceed two poll
    *     intervals plus the nodes' clock skew
+   * @param keyBackup generate long-term keys backup-capable (extractable only under a trusted
+   *     key, CKA_WRAP_WITH_TRUSTED) so that {@code kms keys export} can back them up; false:
+   *     never extractable (docs/architecture.md, "Backup and restore under dual control")
    */
   public record Core(String directoryFile, int directoryReloadSeconds, long replayWindowSeconds,
       int replayMaxEntries, long btidLifetimeSeconds, long ticketRetentionSeconds,
-      boolean provisionKeys, String keyManifest, int keyPollSeconds, int keyStagingSeconds) {
+      boolean provisionKeys, String keyManifest, int keyPollSeconds, int keyStagingSeconds,
+      boolean keyBackup) {
     public Core {
       if (keyPollSeconds < 1) {
         throw new IllegalArgumentException("core.keyPollSeconds must be at least 1");
