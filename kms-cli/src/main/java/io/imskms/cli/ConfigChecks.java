@@ -1,5 +1,6 @@
 package io.imskms.cli;
 
+import io.imskms.api.ReplayDefence;
 import io.imskms.api.audit.AuditKeys;
 import io.imskms.api.config.ApiConfig;
 import io.imskms.api.config.ConfigException;
@@ -9,6 +10,9 @@ import io.imskms.core.keys.KeyManifest;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.Pkcs11Hsm;
 import io.imskms.hsm.TokenProbe;
+import io.imskms.redis.RedisReplayOptions;
+import io.imskms.redis.RedisReplayStore;
+import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -130,6 +134,7 @@ public final class ConfigChecks {
     directory();
     tls(pin);
     listenAddress();
+    replayStore();
     writablePaths();
     if (pin != null) {
       Arrays.fill(pin, '\0');
@@ -219,6 +224,39 @@ public final class ConfigChecks {
       }
     } catch (HsmException e) {
       fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+    }
+  }
+
+  /**
+   * With {@code replay.store: redis}, Redis must answer PING within the configured bound and must
+   * not evict keys (docs/configuration.md, "Replay store on Redis"); the server itself starts
+   * without it but serves nothing until it answers.
+   */
+  private void replayStore() {
+    String name = "replay store";
+    if (!cfg.replay().redis()) {
+      pass(name, "memory (this process only: one node; several nodes need replay.store: redis)");
+      return;
+    }
+    RedisReplayOptions o;
+    try {
+      o = ReplayDefence.redisOptions(cfg.redis());
+    } catch (ConfigException e) {
+      fail(name, e.getMessage(), ExitCodes.PREREQUISITE);
+      return;
+    }
+    String where = "Redis " + o.type() + " " + o.endpointsForLog();
+    Vertx vertx = Vertx.vertx();
+    try {
+      String error = RedisReplayStore.ping(vertx, o);
+      if (error == null) {
+        pass(name, where + " answers PING, maxmemory-policy noeviction");
+      } else {
+        fail(name, where + ": " + error + " (the server would answer 503"
+            + " REPLAY_STORE_UNAVAILABLE and stay not ready)", ExitCodes.PREREQUISITE);
+      }
+    } finally {
+      vertx.close().await();
     }
   }
 

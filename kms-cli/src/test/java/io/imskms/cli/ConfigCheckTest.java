@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.imskms.api.tls.DevTls;
 import io.imskms.hsm.SoftHsmTestToken;
 import io.imskms.hsm.TokenProbe;
+import io.imskms.redis.RedisProcess;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -99,6 +100,24 @@ class ConfigCheckTest {
     assertTrue(r.out().contains("configuration OK"), r.toString());
     assertFalse(r.out().contains(token.userPinForTest()) || r.err().contains(
         token.userPinForTest()), "the PIN was printed");
+  }
+
+  @Test
+  void replayStoreRedis_answeringIsAPassLine_unreachableIsAPrerequisite() throws Exception {
+    assertTrue(check(Map.of()).out().contains("PASS  replay store: memory"));
+    try (RedisProcess redis = RedisProcess.start("config-check")) {
+      Map<String, String> env = Map.of("KMS_REPLAY_STORE", "redis",
+          "KMS_REDIS_ENDPOINTS", redis.endpoint());
+      CliRun up = check(env);
+      assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+      assertTrue(up.out().contains("PASS  replay store: Redis standalone [" + redis.endpoint()
+          + "] answers PING"), up.toString());
+      redis.kill();
+      assertFails(check(env), ExitCodes.PREREQUISITE, "replay store: Redis standalone");
+      assertFails(check(Map.of("KMS_REPLAY_STORE", "redis", "KMS_REDIS_ENDPOINTS",
+          "redis://:secret@127.0.0.1:1")), ExitCodes.PREREQUISITE,
+          "replay store: redis.endpoints: no password in the URL");
+    }
   }
 
   @Test

@@ -104,6 +104,11 @@ public record RedisReplayOptions(String type, List<String> endpoints, String mas
     }
   }
 
+  /** The endpoints for logs and messages: scheme, host and port only. */
+  public List<String> endpointsForLog() {
+    return endpoints.stream().map(RedisReplayOptions::safe).toList();
+  }
+
   /** Whether WAIT follows each record. */
   public boolean waits() {
     return waitReplicas > 0;

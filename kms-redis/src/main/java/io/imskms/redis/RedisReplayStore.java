@@ -243,6 +243,9 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
   }
 
   private void fail(String reason) {
+    if (closed.get()) {
+      return;
+    }
     if (ready) {
       LOG.error("replay store not ready: {}", reason);
     }
@@ -305,6 +308,9 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
     });
     done.future().onComplete(ar -> {
       vertx.cancelTimer(timer);
+      if (closed.get()) {
+        return;
+      }
       lastProbeMillis = System.currentTimeMillis();
       if (ar.succeeded()) {
         if (!ready) {
@@ -404,25 +410,28 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
     return null;
   }
 
+  /** How long {@link #ping} waits: a first connection from a cold JVM takes about a second. */
+  static final long PING_DEADLINE_MILLIS = 5000;
+
   /**
-   * One PING with the deadline, for {@code kms config check}: null if Redis answered, else why
-   * not. Blocks; not for an event loop.
+   * PING and the eviction policy, for {@code kms config check}: null if Redis answered within
+   * {@value #PING_DEADLINE_MILLIS} ms and does not evict, else why not. Blocks; not for an
+   * event loop.
    */
   public static String ping(Vertx vertx, RedisReplayOptions options) {
     Redis r = Redis.createClient(vertx, clientOptions(options));
     try {
       r.send(Request.cmd(Command.PING)).toCompletionStage().toCompletableFuture()
-          .get(Math.max(1000, options.requestDeadlineMillis()), TimeUnit.MILLISECONDS);
+          .get(PING_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
       Response info = r.send(Request.cmd(Command.INFO).arg("memory")).toCompletionStage()
-          .toCompletableFuture().get(Math.max(1000, options.requestDeadlineMillis()),
-              TimeUnit.MILLISECONDS);
+          .toCompletableFuture().get(PING_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
       String policy = infoField(info == null ? "" : info.toString(), "maxmemory_policy");
       if (policy != null && !policy.equals("noeviction")) {
         return "maxmemory-policy is " + policy + " (must be noeviction)";
       }
       return null;
     } catch (TimeoutException e) {
-      return "no answer within " + Math.max(1000, options.requestDeadlineMillis()) + " ms";
+      return "no answer within " + PING_DEADLINE_MILLIS + " ms";
     } catch (ExecutionException e) {
       return describe(e.getCause());
     } catch (InterruptedException e) {

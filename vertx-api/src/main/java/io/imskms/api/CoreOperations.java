@@ -13,6 +13,7 @@ import io.imskms.core.keys.KeyRing;
 import io.imskms.core.principals.PrincipalRecord;
 import io.imskms.core.principals.PrincipalRegistry;
 import io.imskms.core.replay.ReplayCache;
+import io.imskms.core.replay.ReplayGuard;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
 import io.imskms.protocol.BootstrapRequest;
@@ -66,14 +67,22 @@ final class CoreOperations implements KmsOperations {
    * ticket lifetimes (tests move it to reach expiry).
    */
   static CoreOperations open(ApiConfig.Core core, Hsm hsm, Clock clock) throws Exception {
+    return open(core, hsm, clock, new ReplayCache(Duration.ofSeconds(core.replayWindowSeconds()),
+        core.replayMaxEntries(), clock));
+  }
+
+  /**
+   * As {@link #open(ApiConfig.Core, Hsm, Clock)}, with the node's replay defence ({@code
+   * replay.store}: this process's cache or the Redis store shared by every node).
+   */
+  static CoreOperations open(ApiConfig.Core core, Hsm hsm, Clock clock, ReplayGuard replay)
+      throws Exception {
     KeyRing ring = core.provisionKeys() ? KeyRing.ensureProvisioned(hsm) : KeyRing.load(hsm);
     if (core.provisionKeys() && !core.keyManifest().isBlank()) {
       ring.writeManifest(Path.of(core.keyManifest()));
     }
     LongTermKeys keys = LongTermKeys.of(ring);
     MailboxDirectory directory = MailboxDirectory.load(Path.of(core.directoryFile()));
-    ReplayCache replay = new ReplayCache(Duration.ofSeconds(core.replayWindowSeconds()),
-        core.replayMaxEntries(), clock);
     DeferredDeliveryOptions options = new DeferredDeliveryOptions(
         Duration.ofSeconds(core.btidLifetimeSeconds()),
         Duration.ofSeconds(core.ticketRetentionSeconds()));

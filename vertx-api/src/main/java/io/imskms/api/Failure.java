@@ -41,6 +41,8 @@ enum Failure {
   HSM_UNAVAILABLE(503, "The HSM is unavailable; retry later"),
   BUSY(503, "The KMS is saturated; retry later"),
   SERVER_BUSY(503, "Too many requests in progress; retry later"),
+  REPLAY_STORE_UNAVAILABLE(503, "The shared replay store cannot check the request; nothing was"
+      + " served; retry later with a new nonce"),
   AUDIT_UNAVAILABLE(503, "The audit log cannot record the operation; nothing was released; retry"
       + " later"),
   INTERNAL(500, "Internal error");

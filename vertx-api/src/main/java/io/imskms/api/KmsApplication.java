@@ -28,9 +28,11 @@ import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.imskms.core.keys.KeyManifest;
+import io.imskms.core.replay.ReplayGuard;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -55,6 +57,29 @@ public final class KmsApplication implements AutoCloseable {
   @FunctionalInterface
   public interface OperationsFactory {
     KmsOperations create(Hsm hsm) throws Exception;
+
+    /**
+     * With the node's replay defence ({@code replay.store}); by default it is not used and the
+     * operations bring their own.
+     */
+    default KmsOperations create(Hsm hsm, ReplayGuard replay) throws Exception {
+      return create(hsm);
+    }
+  }
+
+  /** kms-core's protocol service from {@code core}, over the node's replay defence. */
+  static OperationsFactory coreOperations(ApiConfig.Core core) {
+    return new OperationsFactory() {
+      @Override
+      public KmsOperations create(Hsm hsm) throws Exception {
+        return CoreOperations.open(core, hsm);
+      }
+
+      @Override
+      public KmsOperations create(Hsm hsm, ReplayGuard replay) throws Exception {
+        return CoreOperations.open(core, hsm, Clock.systemUTC(), replay);
+      }
+    };
   }
 
   /** Opens the audit log (tests substitute a disk that fails on demand). */
@@ -86,7 +111,7 @@ public final class KmsApplication implements AutoCloseable {
   /** Starts the KMS with kms-core's protocol service, assembled from {@code config.core}. */
   public static KmsApplication start(ApiConfig config, Map<String, String> env)
       throws Exception {
-    return start(config, env, hsm -> CoreOperations.open(config.core(), hsm));
+    return start(config, env, coreOperations(config.core()));
   }
 
   /**
@@ -106,10 +131,9 @@ public final class KmsApplication implements AutoCloseable {
     DevTls dev = null;
     if (config.dev().enabled()) {
       dev = DevTls.ensure(Path.of(config.dev().tlsDir()), config.dev().mailboxes());
-      config = new ApiConfig(config.http(), new ApiConfig.Tls(config.tls().protocols(),
+      config = config.withTls(new ApiConfig.Tls(config.tls().protocols(),
           dev.serverCert().toString(), dev.serverKey().toString(), dev.caCert().toString(),
-          config.tls().keyStore()), config.hsm(), config.worker(), config.core(), config.dev(),
-          config.audit());
+          config.tls().keyStore()));
       LOG.info("development TLS material in {}", dev.dir());
     }
     char[] pin = PinSource.read(config.hsm(), env);
@@ -134,9 +158,11 @@ public final class KmsApplication implements AutoCloseable {
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
       Hsm metered = MeteredHsm.wrap(hsm, new ApiMetrics(registry));
-      KmsOperations operations = factory.create(metered);
+      ReplayDefence replay = ReplayDefence.open(config, vertx, Clock.systemUTC());
+      KmsOperations operations = factory.create(metered, replay.guard());
       KmsServer server = new KmsServer(config, http, operations, hsm::status, registry, audit,
           pseudonyms(config, hsm));
+      server.replayDefence(replay);
       vertx.deployVerticle(server).await();
       AuditLog log = audit;
       if (operations instanceof CoreOperations) {

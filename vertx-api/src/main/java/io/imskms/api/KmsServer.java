@@ -55,6 +55,8 @@ public final class KmsServer extends VerticleBase {
   private HsmWorker worker;
   private HttpServer server;
   private OpenApiDocument document;
+  /** The replay defence's readiness; not ready until {@link #replayDefence} attaches it. */
+  private volatile ReplayDefence replay;
 
   /**
    * @param config the configuration (http, worker sections are read here)
@@ -75,6 +77,11 @@ public final class KmsServer extends VerticleBase {
     this.hsmStatus = Objects.requireNonNull(hsmStatus);
     this.registry = Objects.requireNonNull(registry);
     this.audit = new AuditTrail(Objects.requireNonNull(auditLog), pseudonyms);
+  }
+
+  /** Attaches the node's replay defence: /health/ready shows it and needs it ready. */
+  void replayDefence(ReplayDefence defence) {
+    this.replay = Objects.requireNonNull(defence);
   }
 
   /** The bound port (useful with port 0); -1 before start. */
@@ -106,6 +113,10 @@ public final class KmsServer extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    ReplayDefence rd = replay;
+    if (rd != null) {
+      rd.close();
+    }
     return worker == null ? Future.succeededFuture() : worker.close();
   }
 
@@ -284,9 +295,12 @@ public final class KmsServer extends VerticleBase {
         .put("poolSize", s.poolSize()).put("sessionsInUse", s.sessionsInUse());
     boolean auditOk = audit.healthy();
     JsonObject auditJson = new JsonObject().put("ready", auditOk).put("records", audit.size());
-    boolean ready = s.ready() && auditOk;
+    ReplayDefence rd = replay;
+    JsonObject replayJson = rd == null
+        ? new JsonObject().put("ready", false).put("error", "starting") : rd.status();
+    boolean ready = s.ready() && auditOk && replayJson.getBoolean("ready");
     JsonObject body = new JsonObject().put("status", ready ? "UP" : "DOWN").put("hsm", hsm)
-        .put("audit", auditJson);
+        .put("audit", auditJson).put("replay", replayJson);
     if (!ready) {
       rc.response().putHeader(HttpHeaders.RETRY_AFTER,
           Integer.toString(config.worker().retryAfterSeconds()));

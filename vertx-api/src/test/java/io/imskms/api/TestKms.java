@@ -178,7 +178,7 @@ public final class TestKms implements AutoCloseable {
       app = KmsApplication.start(config, env,
           hsm -> CoreOperations.open(config.core(), hsm, clock), auditOpener);
     } else {
-      app = KmsApplication.start(config, env, hsm -> CoreOperations.open(config.core(), hsm),
+      app = KmsApplication.start(config, env, KmsApplication.coreOperations(config.core()),
           auditOpener);
     }
     TestKms kms = new TestKms(token, work, app, clock != null ? clock : Clock.systemUTC());

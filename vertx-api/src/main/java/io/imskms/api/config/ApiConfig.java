@@ -15,9 +15,11 @@ import java.util.Objects;
  * @param core the protocol service: mailbox directory, replay window, lifetimes, keys
  * @param dev development conveniences (self-signed TLS material)
  * @param audit the audit log (docs/audit-format.md)
+ * @param replay where the replay defence keeps its records (this process, or Redis)
+ * @param redis how to reach Redis when {@code replay.store} is {@code redis}
  */
 public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, Dev dev,
-    Audit audit) {
+    Audit audit, Replay replay, Redis redis) {
 
   public ApiConfig {
     Objects.requireNonNull(core, "core");
@@ -27,6 +29,13 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
     Objects.requireNonNull(worker, "worker");
     Objects.requireNonNull(dev, "dev");
     Objects.requireNonNull(audit, "audit");
+    Objects.requireNonNull(replay, "replay");
+    Objects.requireNonNull(redis, "redis");
+  }
+
+  /** This configuration with other TLS settings (dev mode fills them in). */
+  public ApiConfig withTls(Tls other) {
+    return new ApiConfig(http, other, hsm, worker, core, dev, audit, replay, redis);
   }
 
   /** The number of worker threads: {@code worker.poolSize}, or the HSM pool size when 0. */
@@ -179,6 +188,46 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
       if (pseudonymKeyLabel == null || pseudonymKeyLabel.isBlank()) {
         throw new IllegalArgumentException("audit.pseudonymKeyLabel must name the HMAC key");
       }
+    }
+  }
+
+  /**
+   * Where accepted (principal, nonce) pairs are recorded (docs/scaling.md).
+   *
+   * @param store {@code memory}: in this process (one node; {@code core.replayMaxEntries}), or
+   *     {@code redis}: in the Redis of the {@code redis} section, shared by every node
+   */
+  public record Replay(String store) {
+    public Replay {
+      if (!"memory".equals(store) && !"redis".equals(store)) {
+        throw new IllegalArgumentException("replay.store must be memory or redis");
+      }
+    }
+
+    public boolean redis() {
+      return "redis".equals(store);
+    }
+  }
+
+  /**
+   * The shared replay store (docs/configuration.md, "Replay store on Redis"); read only when
+   * {@code replay.store} is {@code redis}.
+   *
+   * @param type {@code standalone}, {@code sentinel} or {@code cluster}
+   * @param endpoints {@code redis://host:port}: the server, the sentinels, or cluster seed nodes
+   * @param masterName the Sentinel master name (sentinel only)
+   * @param timeoutMillis the longest a request waits for Redis; then it is refused (503)
+   * @param waitReplicas replicas that must acknowledge each record (Redis WAIT); 0: no WAIT
+   * @param waitTimeoutMillis how long WAIT waits for them
+   * @param passwordFile a 0600 file holding the Redis password (AUTH); empty for none
+   * @param keyPrefix the prefix of every key the KMS writes
+   * @param probeIntervalMillis how often a node probes Redis for its readiness
+   */
+  public record Redis(String type, List<String> endpoints, String masterName,
+      long timeoutMillis, int waitReplicas, long waitTimeoutMillis, String passwordFile,
+      String keyPrefix, long probeIntervalMillis) {
+    public Redis {
+      endpoints = List.copyOf(endpoints);
     }
   }
 }
