@@ -355,8 +355,9 @@ cmd_up() {
     port_in_use "$(node_port "$f")" && die 1 "port $(node_port "$f") (node $f) is in use"
   done
   save_settings
-  trap 'say "start failed: stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
-  trap 'cmd_down >/dev/null 2>&1 || true; exit 1' INT TERM
+  # A failed start (die exits) or an interrupt stops whatever was started.
+  trap 'rc=$?; if ((rc != 0)); then say "start failed: stopping what was started"; cmd_down >&2 || true; fi; exit "$rc"' EXIT
+  trap 'exit 1' INT TERM
   redis_start
   # Node 1 alone first: on a first start it makes the dev TLS material the others read.
   node_start 1
@@ -371,7 +372,7 @@ cmd_up() {
   for ((f = 1; f <= n; f++)); do
     haproxy_wait_up "node$f"
   done
-  trap - ERR INT TERM
+  trap - EXIT INT TERM
   say "cluster up: https://localhost:$LB_PORT -> $n nodes (https://localhost:$NODE_PORT..$(node_port "$n")), redis 127.0.0.1:$REDIS_PORT"
   say "try: bin/kms demo    (or bin/kms demo --server https://localhost:$LB_PORT);  bin/kms cluster status;  bin/kms cluster down"
 }
