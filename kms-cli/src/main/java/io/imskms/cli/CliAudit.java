@@ -69,8 +69,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Every record gets {@code requestId} = this run's id ({@code cli-<uuid>}, printed, and usable
  * with {@code kms audit prove --request-id}) and {@code caller} = the operator's OS user
- * ({@code os:<user>}, with {@code SUDO_USER} when run through sudo). {@code idA}, {@code idB},
- * {@code idBm} are pseudonymised when {@code audit.identities} is {@code pseudonymised} (the
+ * ({@code os:<user>}, with the login user and {@code SUDO_USER} when they differ). {@code idA},
+ * {@code idB}, {@code idBm} are pseudonymised when {@code audit.identities} is {@code pseudonymised} (the
  * operator's name is not: operators stay accountable by name).
  *
  * <p>Security guarantees: a record holds names, codes, versions, digests; never put a key, PIN,
@@ -266,12 +266,43 @@ public final class CliAudit implements AutoCloseable {
         node.segmentMaxAge(), node.retention(), node.checkpointInterval());
   }
 
-  /** The operator: {@code os:<user>}, and who ran sudo. */
+  /**
+   * The operator: {@code os:<user>}, plus the login user when it differs (the kernel's audit
+   * login uid, {@code /proc/self/loginuid}, which survives su, sudo and {@code runuser -u
+   * ims-kms}) and who ran sudo. Operators run {@code kms} as the service user (docs/operations.md),
+   * so the login user is what names the person.
+   */
   static String operator(CliContext ctx) {
     String user = System.getProperty("user.name", "unknown");
+    StringBuilder b = new StringBuilder("os:").append(user);
+    String login = loginUser();
+    if (login != null && !login.equals(user)) {
+      b.append(" (login ").append(login).append(')');
+    }
     String sudo = ctx.env().get("SUDO_USER");
-    return "os:" + user + (sudo != null && !sudo.isBlank() && !sudo.equals(user)
-        ? " (sudo by " + sudo + ")" : "");
+    if (sudo != null && !sudo.isBlank() && !sudo.equals(user) && !sudo.equals(login)) {
+      b.append(" (sudo by ").append(sudo).append(')');
+    }
+    return b.toString();
+  }
+
+  /** The login user's name from the audit login uid, or null when unset or unknown. */
+  static String loginUser() {
+    try {
+      String uid = Files.readString(Path.of("/proc/self/loginuid")).strip();
+      if (uid.isEmpty() || uid.equals("4294967295") || uid.equals("-1")) {
+        return null;
+      }
+      for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
+        String[] f = line.split(":");
+        if (f.length > 2 && f[2].equals(uid)) {
+          return f[0];
+        }
+      }
+      return "uid " + uid;
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   /** This run's id: the {@code requestId} of its records. */
