@@ -8,21 +8,30 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.imskms.client.Bootstrapping;
 import io.imskms.client.ClientSession;
 import io.imskms.client.Credential;
 import io.imskms.client.DeviceEnrolment;
 import io.imskms.client.MailboxClient;
+import io.imskms.client.RandomSource;
 import io.imskms.client.SecretBytes;
 import io.imskms.client.UeClient;
+import io.imskms.core.bootstrap.KmsBootstrapper;
 import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.keys.KeyState;
+import io.imskms.hsm.Hsm;
+import io.imskms.hsm.HsmSession;
 import io.imskms.hsm.HsmUnavailableException;
 import io.imskms.protocol.EnrolmentFile;
 import io.imskms.protocol.ErrorCode;
 import io.imskms.protocol.Role;
 import io.imskms.protocol.Ticket;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.time.Duration;
+import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -206,5 +215,96 @@ class SoftwareHsmChecksTest {
     f.ring.setState(KeyPurpose.MEDIA_ROOT, 1, KeyState.RETIRED, Duration.ZERO);
     assertEquals(ErrorCode.KEY_RETIRED, code(() -> keys.key(KeyPurpose.MEDIA_ROOT, 1)));
     assertEquals("LongTermKeys[" + f.ring + "]", keys.toString());
+  }
+
+  private static Object call(Object target, Method m, Object[] args) throws Throwable {
+    try {
+      return m.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+  }
+
+  /** {@code hsm}, whose sessions throw {@code e} (unchecked: a bug, not an HSM fault) at op. */
+  private static Hsm throwingAt(Hsm hsm, String op, RuntimeException e) {
+    return (Hsm) Proxy.newProxyInstance(Hsm.class.getClassLoader(), new Class<?>[] {Hsm.class},
+        (proxy, m, args) -> {
+          Object r = call(hsm, m, args);
+          if (!m.getName().equals("openSession")) {
+            return r;
+          }
+          return Proxy.newProxyInstance(Hsm.class.getClassLoader(),
+              new Class<?>[] {HsmSession.class}, (p2, m2, a2) -> {
+                if (m2.getName().equals(op)) {
+                  throw e;
+                }
+                return call(r, m2, a2);
+              });
+        });
+  }
+
+  private DeferredDeliveryService serviceOn(Hsm hsm) {
+    return new DeferredDeliveryService(hsm, f.keys, new KmsBootstrapper(f.keys, f.replay,
+        f.directory, f.clock, DeferredDeliveryOptions.DEFAULTS.btidLifetime(), ServerRandom.HSM),
+        f.directory, f.replay, f.clock, DeferredDeliveryOptions.DEFAULTS);
+  }
+
+  /**
+   * An unchecked exception from inside a request (a bug) propagates, and the request gives back
+   * the nonces it recorded, as for any failure on the server's side: the same request is served
+   * afterwards.
+   */
+  @Test
+  void anUncheckedFaultMidRequest_propagates_andGivesTheNoncesBack() throws Exception {
+    Credential alice = f.enrol(Role.UE, ALICE);
+    ClientSession sa = f.bootstrap(alice);
+    ClientSession sb = f.bootstrap(f.enrol(Role.UE, BOB));
+    ClientSession sm = f.bootstrap(f.enrol(Role.MAILBOX, VM_BOB));
+    IllegalStateException bug = new IllegalStateException("injected");
+    // Bootstrap: the B-TID's tag is signed after the replay check.
+    Bootstrapping.Pending p = f.bootstrapping.start(alice);
+    int before = f.replay.size();
+    assertEquals(bug, assertThrows(IllegalStateException.class,
+        () -> serviceOn(throwingAt(f.hsm, "sign", bug)).bootstrap(p.requestBytes())));
+    assertEquals(before, f.replay.size());
+    assertNotNull(f.bootstrapping.finish(p, f.kms.bootstrap(p.requestBytes())));
+    // Figure 17: the response MAC is the last step, after both nonces were recorded.
+    UeClient.OutgoingOffer o = f.ue.offer(sa, BOB);
+    MailboxClient.PendingKeyRequest r = f.mailbox.keyRequest(sm, o.offerBytes(), false);
+    before = f.replay.size();
+    assertThrows(IllegalStateException.class,
+        () -> serviceOn(throwingAt(f.hsm, "sign", bug)).mailboxKeyRequest(r.requestBytes()));
+    assertEquals(before, f.replay.size());
+    MailboxClient.Grant g = f.mailbox.openResponse(r, f.kms.mailboxKeyRequest(r.requestBytes()));
+    // Figure 18: the wrap of K is the last step.
+    UeClient.PendingRetrieval pr = f.ue.retrieval(sb, o.offerBytes(), g.ticket());
+    before = f.replay.size();
+    assertThrows(IllegalStateException.class,
+        () -> serviceOn(throwingAt(f.hsm, "wrapKey", bug)).retrieveMediaKey(pr.requestBytes()));
+    assertEquals(before, f.replay.size());
+    assertNotNull(f.ue.openRetrieval(pr, f.kms.retrieveMediaKey(pr.requestBytes())));
+  }
+
+  /** Nonces are per principal: two principals may draw the same nonce at the same instant. */
+  @Test
+  void theSameNonceFromTwoPrincipals_isServedForBoth() throws Exception {
+    Credential alice = f.enrol(Role.UE, ALICE);
+    Credential bob = f.enrol(Role.UE, BOB);
+    RandomSource one = seeded(7);
+    RandomSource two = seeded(7);
+    Bootstrapping.Pending pa = new Bootstrapping(f.clock, one).start(alice);
+    Bootstrapping.Pending pb = new Bootstrapping(f.clock, two).start(bob);
+    assertNotNull(f.kms.bootstrap(pa.requestBytes()));
+    assertNotNull(f.kms.bootstrap(pb.requestBytes()));
+    assertEquals(ErrorCode.REPLAY, code(() -> f.kms.bootstrap(pb.requestBytes())));
+  }
+
+  private static RandomSource seeded(long seed) {
+    Random r = new Random(seed);
+    return n -> {
+      byte[] b = new byte[n];
+      r.nextBytes(b);
+      return b;
+    };
   }
 }
