@@ -349,6 +349,33 @@ class DistributionInstalledIT {
     Result verified = kms(kms, "audit", "verify", "--key", vkey,
         work.resolve("audit").toString());
     assertEquals(0, verified.code, verified.toString());
+
+    // The CLI's own steps (token init, TLS key, enrolments) in this host's CLI log, verified
+    // together with the node's log, each with its own verifier key.
+    Result cliKey = kms(kms, "audit", "key", "--cli", "--config", config.toString());
+    assertEquals(0, cliKey.code, cliKey.toString());
+    Path cliDir;
+    try (java.util.stream.Stream<Path> s = Files.list(work.resolve("audit"))) {
+      cliDir = s.filter(p -> p.getFileName().toString().startsWith("cli-")).findFirst()
+          .orElseThrow(() -> new AssertionError("no CLI audit log in " + work.resolve("audit")));
+    }
+    Result both = kms(kms, "audit", "verify", "--key", vkey, "--key", cliKey.out.strip(),
+        work.resolve("audit").toString(), cliDir.toString());
+    assertEquals(0, both.code, both.toString());
+    String cliRecords;
+    try (java.util.stream.Stream<Path> s = Files.list(cliDir)) {
+      StringBuilder b = new StringBuilder();
+      for (Path f : s.filter(p -> p.toString().endsWith(".jsonl")).toList()) {
+        b.append(Files.readString(f));
+      }
+      cliRecords = b.toString();
+    }
+    for (String event : new String[] {"\"event\":\"token.init\",\"outcome\":\"ok\"",
+        "\"event\":\"tls.keygen\",\"outcome\":\"ok\"",
+        "\"event\":\"tls.import_cert\",\"outcome\":\"ok\"",
+        "\"event\":\"enrolment\",\"outcome\":\"ok\""}) {
+      assertTrue(cliRecords.contains(event), event + " not in " + cliRecords);
+    }
   }
 
   // ------------------------------------------------------------------------------ helpers
