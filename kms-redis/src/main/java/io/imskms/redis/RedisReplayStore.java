@@ -116,10 +116,14 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
   }
 
   /**
-   * How long a probe may take: at least 1 s (a first connection on a loaded host), at most the
-   * probe interval, so that a dead Redis makes the node not ready within interval + this.
+   * How long a probe may take: at least 1 s (a new connection on a loaded host), so that a dead
+   * or hung Redis makes the node not ready within interval + this; the first probe of a cold JVM
+   * gets {@value #PING_DEADLINE_MILLIS} ms.
    */
   long probeDeadlineMillis() {
+    if (lastProbeMillis == 0) {
+      return PING_DEADLINE_MILLIS; // the first connection of a cold JVM
+    }
     return Math.max(1000, options.requestDeadlineMillis());
   }
 
