@@ -225,6 +225,24 @@ public final class ConfigChecks {
     } catch (HsmException e) {
       fail(name, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
     }
+    if (io.imskms.api.audit.AuditPseudonyms.enabled(a)) {
+      // With pseudonymised identities the server refuses to start without the HMAC key.
+      String pname = "audit pseudonym key present (audit.identities: pseudonymised)";
+      String key = a.pseudonymKeyLabel() + "#v" + io.imskms.api.audit.AuditPseudonyms.KEY_VERSION;
+      try {
+        if (io.imskms.api.audit.AuditPseudonyms.present(hsm, a)) {
+          pass(pname, "HMAC key '" + key + "'");
+        } else if (cfg.dev().enabled() || cfg.core().provisionKeys()) {
+          pass(pname, "key '" + key + "' not yet in the token: core.provisionKeys/dev mode"
+              + " generates it at the first start");
+        } else {
+          fail(pname, "the audit pseudonym key '" + key + "' is not in the token: the server"
+              + " refuses to start without it; run kms token init", ExitCodes.PREREQUISITE);
+        }
+      } catch (HsmException e) {
+        fail(pname, e.getMessage(), ExitCodes.HSM_UNAVAILABLE);
+      }
+    }
   }
 
   /**
