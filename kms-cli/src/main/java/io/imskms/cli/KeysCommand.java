@@ -62,13 +62,29 @@ final class KeysCommand implements Callable<Integer> {
   }
 
   static void print(CliContext ctx, List<KeyVersionInfo> keys) {
-    String format = "%-16s %7s  %-12s %-12s %-16s  %-20s %-20s %-20s%n";
+    print(ctx, keys, p -> Optional.empty());
+  }
+
+  /**
+   * The table of {@code keys list}; {@code nextDue} gives the next rotation by age of a purpose
+   * (shown on its active version's row), empty when none is configured.
+   */
+  static void print(CliContext ctx, List<KeyVersionInfo> keys,
+      java.util.function.Function<KeyPurpose, Optional<Instant>> nextDue) {
+    String format = "%-16s %7s  %-12s %-12s %-16s  %-20s %-20s %-20s %-20s%n";
     ctx.out().printf(format, "LABEL", "VERSION", "PURPOSE", "STATE", "KCV", "CREATED",
-        "ACTIVATED", "RETIRED");
+        "ACTIVATED", "RETIRED", "NEXT-ROTATION");
     for (KeyVersionInfo k : keys) {
       ctx.out().printf(format, k.label(), k.version(), k.purpose(), k.state().cliName(),
-          k.kcv(), time(k.created()), time(k.activated()), time(k.retired()));
+          k.kcv(), time(k.created()), time(k.activated()), time(k.retired()),
+          k.state() == KeyState.ACTIVE ? time(nextDue.apply(k.purpose())) : "-");
     }
+  }
+
+  /** The next rotation by age of each purpose with a configured maximum age. */
+  static java.util.function.Function<KeyPurpose, Optional<Instant>> nextDue(ApiConfig cfg,
+      KeyRing ring) {
+    return p -> cfg.core().rotationDays().maxAge(p).flatMap(a -> ring.nextRotationDue(p, a));
   }
 
   /** One change of the key ring, made by {@link #change}; it fills its audit record. */
@@ -123,7 +139,9 @@ final class KeysCommand implements Callable<Integer> {
             "used for new messages; decrypt-only = accepted in messages that name it; retired " +
             "= refused with KEY_RETIRED), key check value (computed in the HSM; reveals " +
             "nothing about the key), and when it was created, activated (for a staged " +
-            "rotation: when it will be) and retired (UTC). Times are '-' when unknown (keys " +
+            "rotation: when it will be) and retired (UTC), and on the active row the next " +
+            "rotation by age (core.rotationDays.*: kms keys rotate --due performs it; '-' " +
+            "when no maximum age is configured). Times are '-' when unknown (keys " +
             "made before lifecycle records existed)."})
   static final class ListKeys implements Callable<Integer> {
     private final CliContext ctx;
@@ -139,27 +157,39 @@ final class KeysCommand implements Callable<Integer> {
     public Integer call() throws Exception {
       ApiConfig cfg = config.load(ctx);
       List<KeyVersionInfo> keys;
+      java.util.function.Function<KeyPurpose, Optional<Instant>> due;
       try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
-        keys = KeyRing.load(hsm).describe();
+        KeyRing ring = KeyRing.load(hsm);
+        keys = ring.describe();
+        java.util.Map<KeyPurpose, Optional<Instant>> byPurpose =
+            new java.util.EnumMap<>(KeyPurpose.class);
+        for (KeyPurpose p : KeyPurpose.values()) {
+          byPurpose.put(p, nextDue(cfg, ring).apply(p));
+        }
+        due = byPurpose::get;
       } catch (HsmException e) {
         throw new CliException(ExitCodes.HSM_UNAVAILABLE, "cannot load the long-term keys of"
             + " token '" + cfg.hsm().tokenLabel() + "' (run bin/kms token init?): "
             + e.getMessage(), e);
       }
-      print(ctx, keys);
+      print(ctx, keys, due);
       ctx.out().flush();
       return ExitCodes.OK;
     }
   }
 
-  /** {@code kms keys rotate PURPOSE}. */
+  /** {@code kms keys rotate PURPOSE} and {@code kms keys rotate --due}. */
   @Command(name = "rotate", mixinStandardHelpOptions = true,
       description = {
             "Generate the next version of PURPOSE in the token, decrypt-only at first; it " +
             "becomes active (and the version active until then decrypt-only) after " +
             "core.keyStagingSeconds, by which time every node has read it (nodes poll every " +
             "core.keyPollSeconds). Updates the key manifest when one is configured. Refused " +
-            "while a rotation of PURPOSE is still staged."})
+            "while a rotation of PURPOSE is still staged.",
+            "--due instead of PURPOSE: rotate, in the same way, every purpose whose active " +
+            "version has reached its maximum age (core.rotationDays.*, 0 = never); prints " +
+            "the next due date of the others. Meant for a timer on one host " +
+            "(docs/operations.md); a purpose another run has just rotated is left alone."})
   static final class Rotate implements Callable<Integer> {
     private final CliContext ctx;
 
@@ -169,9 +199,13 @@ final class KeysCommand implements Callable<Integer> {
     @Mixin
     ConfigOption config;
 
-    @Parameters(index = "0", paramLabel = "PURPOSE",
+    @Parameters(index = "0", paramLabel = "PURPOSE", arity = "0..1",
         description = "CRED_ROOT, BTID_MAC, TICKET_ROOT or MEDIA_ROOT (or the token label)")
     String purpose;
+
+    @picocli.CommandLine.Option(names = "--due",
+        description = "rotate every purpose whose active version reached core.rotationDays.*")
+    boolean due;
 
     Rotate(CliContext ctx) {
       this.ctx = ctx;
@@ -179,6 +213,12 @@ final class KeysCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+      if (due == (purpose != null)) {
+        throw new ParameterException(spec.commandLine(), "name one PURPOSE, or --due");
+      }
+      if (due) {
+        return rotateDue();
+      }
       KeyPurpose p = purpose(spec, purpose);
       CliException[] manifestFailure = new CliException[1];
       int code = change(ctx, config, "keys.rotate", (cfg, ring, rec) -> {
@@ -205,6 +245,66 @@ final class KeysCommand implements Callable<Integer> {
         throw manifestFailure[0];
       }
       return code;
+    }
+
+    /**
+     * {@code kms keys rotate --due}: one {@code keys.rotate} record per rotation made; nothing is
+     * recorded when nothing was due.
+     */
+    private int rotateDue() throws Exception {
+      ApiConfig cfg = config.load(ctx);
+      Duration staging = Duration.ofSeconds(cfg.core().keyStagingSeconds());
+      int rotated = 0;
+      try (Pkcs11Hsm hsm = HsmAccess.open(cfg, ctx)) {
+        KeyRing ring = KeyRing.load(hsm);
+        for (KeyPurpose p : KeyPurpose.values()) {
+          Optional<Duration> maxAge = cfg.core().rotationDays().maxAge(p);
+          if (maxAge.isEmpty()) {
+            continue;
+          }
+          Optional<Instant> next = ring.nextRotationDue(p, maxAge.get());
+          if (next.isEmpty() || next.get().isAfter(Instant.now())) {
+            ctx.out().println(p + ": not due; next rotation by age at " + time(next)
+                + " (maximum age " + maxAge.get().toDays() + " days)");
+            continue;
+          }
+          Optional<KeyVersionInfo> made = CliAudit.step(cfg, hsm, ctx, "keys.rotate", rec -> {
+            rec.detail("rotate " + p.label() + " by age (maximum " + maxAge.get().toDays()
+                + " days, due " + next.get() + ")");
+            Optional<KeyVersionInfo> m = ring.rotateIfDue(p, maxAge.get(), staging);
+            if (m.isPresent()) {
+              rec.keyVersions(p.label() + ":" + m.get().version()).detail(p.id(m.get().version())
+                  + " generated in the token (kcv " + m.get().kcv() + ") by age (maximum "
+                  + maxAge.get().toDays() + " days), decrypt-only; active at "
+                  + time(m.get().activated()));
+            } else {
+              rec.detail(p.label() + " not rotated: another run rotated it first");
+            }
+            return m;
+          });
+          if (made.isPresent()) {
+            rotated++;
+            ctx.out().println(p + ": rotated by age: " + p.id(made.get().version())
+                + " (kcv " + made.get().kcv() + ") active at " + time(made.get().activated()));
+          } else {
+            ctx.out().println(p + ": another run rotated it first");
+          }
+        }
+        if (rotated > 0) {
+          updateManifest(ctx, cfg, ring);
+        }
+      } catch (HsmPolicyException | HsmIntegrityException e) {
+        throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
+      } catch (HsmException e) {
+        throw HsmAccess.unavailable(cfg, e);
+      }
+      if (rotated == 0 && KeyPurpose.values().length > 0
+          && java.util.Arrays.stream(KeyPurpose.values())
+              .allMatch(p -> cfg.core().rotationDays().maxAge(p).isEmpty())) {
+        ctx.progress("no maximum age configured (core.rotationDays.*): nothing to rotate by age");
+      }
+      ctx.out().flush();
+      return ExitCodes.OK;
     }
   }
 

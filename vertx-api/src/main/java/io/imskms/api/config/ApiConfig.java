@@ -126,12 +126,15 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
    * @param keyBackup generate long-term keys backup-capable (extractable only under a trusted
    *     key, CKA_WRAP_WITH_TRUSTED) so that {@code kms keys export} can back them up; false:
    *     never extractable (docs/architecture.md, "Backup and restore under dual control")
+   * @param rotationDays the maximum age of each purpose's active version before {@code kms keys
+   *     rotate --due} rotates it (docs/configuration.md, "Automatic rotation by age")
    */
   public record Core(String directoryFile, int directoryReloadSeconds, long replayWindowSeconds,
       int replayMaxEntries, long btidLifetimeSeconds, long ticketRetentionSeconds,
       boolean provisionKeys, String keyManifest, int keyPollSeconds, int keyStagingSeconds,
-      boolean keyBackup) {
+      boolean keyBackup, RotationDays rotationDays) {
     public Core {
+      Objects.requireNonNull(rotationDays, "core.rotationDays");
       if (keyPollSeconds < 1) {
         throw new IllegalArgumentException("core.keyPollSeconds must be at least 1");
       }
@@ -139,6 +142,32 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
         throw new IllegalArgumentException("core.keyStagingSeconds must exceed two poll"
             + " intervals (2 x core.keyPollSeconds)");
       }
+    }
+  }
+
+  /**
+   * The maximum age, in days, of the active version of each long-term key purpose: when it is
+   * reached, {@code kms keys rotate --due} stages a rotation. 0 = never rotated by age.
+   */
+  public record RotationDays(int credRoot, int btidMac, int ticketRoot, int mediaRoot) {
+    public RotationDays {
+      if (credRoot < 0 || btidMac < 0 || ticketRoot < 0 || mediaRoot < 0) {
+        throw new IllegalArgumentException("core.rotationDays.* must be 0 (never) or a number"
+            + " of days");
+      }
+    }
+
+    /** The maximum age of {@code purpose}'s active version, if one is configured. */
+    public java.util.Optional<java.time.Duration> maxAge(
+        io.imskms.core.keys.KeyPurpose purpose) {
+      int days = switch (purpose) {
+        case CRED_ROOT -> credRoot;
+        case BTID_MAC -> btidMac;
+        case TICKET_ROOT -> ticketRoot;
+        case MEDIA_ROOT -> mediaRoot;
+      };
+      return days == 0 ? java.util.Optional.empty()
+          : java.util.Optional.of(java.time.Duration.ofDays(days));
     }
   }
 
