@@ -18,7 +18,8 @@ class KmsCliTest {
     return List.of(List.of(), List.of("serve"), List.of("config"), List.of("config", "check"),
         List.of("token"), List.of("token", "init"), List.of("keys"), List.of("keys", "list"),
         List.of("enroll"), List.of("tls"), List.of("tls", "keygen"), List.of("tls", "csr"),
-        List.of("tls", "import-cert"), List.of("selftest"));
+        List.of("tls", "import-cert"), List.of("selftest"), List.of("audit", "key"),
+        List.of("audit", "pseudonym"));
   }
 
   @Test
