@@ -167,14 +167,29 @@ public final class ConfigChecks {
       fail(name, "cannot read " + manifest + ": " + e.getMessage(), ExitCodes.FAILURE);
       return null;
     }
-    // Opening with the manifest's KCVs finds every key, refuses any that is not always
-    // sensitive, never extractable and generated in the token, and compares every KCV.
+    // Opening with the manifest's KCVs finds every key and compares every KCV; the adapter
+    // refuses a key that is not sensitive and unmodifiable, that is extractable without
+    // CKA_WRAP_WITH_TRUSTED, or that was not generated in the token and is not pinned by the
+    // manifest (docs/architecture.md, "Backup and restore under dual control").
     Pkcs11Hsm hsm = openOrNull();
     if (hsm == null) {
       fail(name, hsmUnusable, ExitCodes.HSM_UNAVAILABLE);
     } else {
+      int backupCapable = 0;
+      int restored = 0;
+      try {
+        for (io.imskms.hsm.LongTermKeyInfo k : hsm.listLongTermKeys()) {
+          backupCapable += k.backupCapable() ? 1 : 0;
+          restored += k.restored() ? 1 : 0;
+        }
+      } catch (io.imskms.hsm.HsmException e) {
+        fail(name, e.getMessage(), ExitCodes.FAILURE);
+        return hsm;
+      }
       pass(name, expected.size() + " keys present, KCVs as recorded in " + manifest
-          + ", each sensitive and never extractable");
+          + ", each sensitive and unmodifiable; " + backupCapable + " extractable only under a"
+          + " trusted key (backup-capable), the others never extractable; " + restored
+          + " restored from a backup (core.keyBackup " + cfg.core().keyBackup() + ")");
     }
     return hsm;
   }

@@ -57,10 +57,22 @@ public final class HsmAccess {
   /** Opens the token; exit 3 when it cannot be used. */
   public static Pkcs11Hsm open(ApiConfig config, CliContext ctx) throws CliException {
     checkPrerequisites(config, ctx);
+    try {
+      return Pkcs11Hsm.open(hsmConfig(config, ctx));
+    } catch (HsmException e) {
+      throw unavailable(config, e);
+    }
+  }
+
+  /**
+   * The adapter configuration the server would use ({@code hsm.*}, the PIN, the manifest's KCVs,
+   * {@code core.keyBackup}); exit 2 when the PIN is missing.
+   */
+  public static HsmConfig hsmConfig(ApiConfig config, CliContext ctx) throws CliException {
     char[] pin = userPin(config, ctx);
     try {
       ApiConfig.Hsm h = config.hsm();
-      return Pkcs11Hsm.open(HsmConfig.builder()
+      return HsmConfig.builder()
           .modulePath(Path.of(h.module()))
           .tokenLabel(h.tokenLabel())
           .userPin(pin)
@@ -69,10 +81,9 @@ public final class HsmAccess {
           .recycleAfterObjects(h.recycleAfterObjects())
           .recoveryInterval(Duration.ofMillis(h.recoveryIntervalMs()))
           .deriveTemplateSupported(h.deriveTemplateSupported())
+          .backupCapableKeys(config.core().keyBackup())
           .expectedKcvs(expectedKcvs(config))
-          .build());
-    } catch (HsmException e) {
-      throw unavailable(config, e);
+          .build();
     } finally {
       Arrays.fill(pin, '\0');
     }
