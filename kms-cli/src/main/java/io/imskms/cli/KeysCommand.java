@@ -34,16 +34,19 @@ import picocli.CommandLine.Spec;
  * each server also records what it observes (event {@code keys.state} in its own log).
  */
 @Command(name = "keys", mixinStandardHelpOptions = true,
-    description = "Inspect and rotate the long-term keys, and set the state of a version.",
+    description = "Inspect and rotate the long-term keys, set the state of a version, and back"
+        + " them up or restore them under dual control.",
     subcommands = {KeysCommand.ListKeys.class, KeysCommand.Rotate.class,
-        KeysCommand.SetState.class})
+        KeysCommand.SetState.class, KeysBackupCommand.Export.class,
+        KeysBackupCommand.Import.class, KeysBackupCommand.NewComponent.class})
 final class KeysCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "name a subcommand: list, rotate, state");
+    throw new ParameterException(spec.commandLine(), "name a subcommand: list, rotate, state,"
+        + " export, import, new-component");
   }
 
   /** The purpose an operator names: as {@code keys list} prints it, or by its token label. */
