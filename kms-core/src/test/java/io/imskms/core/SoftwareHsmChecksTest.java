@@ -20,6 +20,7 @@ import io.imskms.core.bootstrap.KmsBootstrapper;
 import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.keys.KeyState;
+import io.imskms.core.principals.Principals;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmSession;
 import io.imskms.hsm.HsmUnavailableException;
@@ -31,7 +32,11 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -306,5 +311,111 @@ class SoftwareHsmChecksTest {
       r.nextBytes(b);
       return b;
     };
+  }
+
+  /** The principals' standing as a test sets it (the registry's own tests are on the token). */
+  private static final class Standing implements Principals {
+    final Set<String> revoked = new HashSet<>();
+    final Map<String, Integer> generations = new HashMap<>();
+
+    @Override
+    public int generation(String id) {
+      return generations.getOrDefault(id, 0);
+    }
+
+    @Override
+    public boolean revoked(String id) {
+      return revoked.contains(id);
+    }
+  }
+
+  /**
+   * Revocation and re-enrolment as the bootstrapper, the B-TID recovery of Figures 17 and 18 and
+   * the enrolment check them: PRINCIPAL_REVOKED, only after the proof of possession (an
+   * unauthenticated request learns nothing and records no nonce), before the expiry check is
+   * passed only by a live B-TID, and a superseded generation is refused like a revoked one.
+   */
+  @Test
+  void revokedOrSupersededPrincipals_areRefusedAtEveryCheck() throws Exception {
+    Standing standing = new Standing();
+    DeferredDeliveryService kms = new DeferredDeliveryService(f.hsm, f.keys,
+        new KmsBootstrapper(f.keys, f.replay, f.directory, f.clock,
+            DeferredDeliveryOptions.DEFAULTS.btidLifetime(), ServerRandom.HSM, standing),
+        f.directory, f.replay, f.clock, DeferredDeliveryOptions.DEFAULTS);
+    EcdhEnrolment enrolment = new EcdhEnrolment(f.hsm, f.keys, f.directory, standing);
+    Bootstrapping boot = f.bootstrapping;
+    Call0<Credential> enrolAlice = () -> {
+      DeviceEnrolment d = new DeviceEnrolment(Role.UE, ALICE);
+      return d.open(enrolment.enrol(d.requestBytes()));
+    };
+    Credential alice = enrolAlice.get();
+    assertEquals(0, alice.generation());
+    Credential bob = f.enrol(Role.UE, BOB);
+    Credential vmBob = f.enrol(Role.MAILBOX, VM_BOB);
+    Bootstrapping.Pending pa = boot.start(alice);
+    ClientSession sa = boot.finish(pa, kms.bootstrap(pa.requestBytes()));
+    Bootstrapping.Pending pb = boot.start(bob);
+    ClientSession sb = boot.finish(pb, kms.bootstrap(pb.requestBytes()));
+    Bootstrapping.Pending pm = boot.start(vmBob);
+    ClientSession sm = boot.finish(pm, kms.bootstrap(pm.requestBytes()));
+    UeClient.OutgoingOffer o = f.ue.offer(sa, BOB);
+    MailboxClient.PendingKeyRequest r = f.mailbox.keyRequest(sm, o.offerBytes(), false);
+    MailboxClient.Grant g = f.mailbox.openResponse(r, kms.mailboxKeyRequest(r.requestBytes()));
+
+    // Revoked: bootstrap refused after the proof, and its nonce is not kept.
+    standing.revoked.add(ALICE);
+    Bootstrapping.Pending p = boot.start(alice);
+    byte[] badProof = p.requestBytes().clone();
+    badProof[badProof.length - 1] ^= 1;
+    assertEquals(ErrorCode.INTEGRITY, code(() -> kms.bootstrap(badProof)));
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED, code(() -> kms.bootstrap(p.requestBytes())));
+    DeviceEnrolment again = new DeviceEnrolment(Role.UE, ALICE);
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED, code(() -> enrolment.enrol(again.requestBytes())));
+    // ... and UE-A's live B-TID in Figure 17.
+    UeClient.OutgoingOffer o2 = f.ue.offer(sa, BOB);
+    byte[] r2 = f.mailbox.keyRequest(sm, o2.offerBytes(), false).requestBytes();
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED, code(() -> kms.mailboxKeyRequest(r2)));
+    standing.revoked.remove(ALICE);
+    assertNotNull(boot.finish(p, kms.bootstrap(p.requestBytes())), "reinstated: served");
+
+    // A revoked mailbox in Figure 17, a revoked recipient in Figure 18; an expired B-TID of a
+    // revoked principal is EXPIRED_BTID (the expiry is checked first).
+    standing.revoked.add(VM_BOB);
+    byte[] r3 = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false).requestBytes();
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED, code(() -> kms.mailboxKeyRequest(r3)));
+    standing.revoked.remove(VM_BOB);
+    standing.revoked.add(BOB);
+    byte[] q = f.ue.retrieval(sb, o.offerBytes(), g.ticket()).requestBytes();
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED, code(() -> kms.retrieveMediaKey(q)));
+    f.clock.advance(Duration.ofHours(13));
+    byte[] late = f.ue.retrieval(sb, o.offerBytes(), g.ticket()).requestBytes();
+    assertEquals(ErrorCode.EXPIRED_BTID, code(() -> kms.retrieveMediaKey(late)));
+    f.clock.advance(Duration.ofHours(-13));
+    standing.revoked.remove(BOB);
+
+    // Re-enrolled: a new generation; the old credential and its B-TIDs are refused.
+    standing.generations.put(ALICE, 1);
+    Credential alice1 = enrolAlice.get();
+    assertEquals(1, alice1.generation());
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED,
+        code(() -> kms.bootstrap(boot.start(alice).requestBytes())));
+    byte[] r4 = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false)
+        .requestBytes();
+    assertEquals(ErrorCode.PRINCIPAL_REVOKED, code(() -> kms.mailboxKeyRequest(r4)));
+    Bootstrapping.Pending p1 = boot.start(alice1);
+    ClientSession sa1 = boot.finish(p1, kms.bootstrap(p1.requestBytes()));
+    assertEquals(1, sa1.btid().generation());
+    MailboxClient.PendingKeyRequest r5 = f.mailbox.keyRequest(sm,
+        f.ue.offer(sa1, BOB).offerBytes(), false);
+    assertNotNull(f.mailbox.openResponse(r5, kms.mailboxKeyRequest(r5.requestBytes())));
+    // A generation-1 credential with generation 0's key (a forged claim) fails the proof.
+    Credential forged = new Credential(Role.UE, ALICE, 1, 1, io.imskms.client.Forge.kp(alice));
+    assertEquals(ErrorCode.INTEGRITY,
+        code(() -> kms.bootstrap(boot.start(forged).requestBytes())));
+  }
+
+  @FunctionalInterface
+  interface Call0<T> {
+    T get() throws Exception;
   }
 }
