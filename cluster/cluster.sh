@@ -172,6 +172,9 @@ node_start() {
     export KMS_AUDIT_ORIGIN=imskms.example/audit/node-$i
     export KMS_REPLAY_STORE=redis KMS_REDIS_TYPE=standalone
     export KMS_REDIS_ENDPOINTS=redis://127.0.0.1:$REDIS_PORT
+    # 750 ms instead of the default 250: on a shared development machine (load average above 10)
+    # a freshly started node's first Redis round trips took longer, and were refused with 503.
+    export KMS_REDIS_TIMEOUT_MILLIS=${KMS_REDIS_TIMEOUT_MILLIS:-750}
     export KMS_JAVA_OPTS="$JAVA_OPTS"
     exec setsid "$KMS_BIN" serve --config "$CONFIG" </dev/null >"$dir/kms.log" 2>&1
   ) &
