@@ -215,14 +215,23 @@ class CliAuditTest {
       ok(s.env(), "token", "init");
       Instant released;
       CompletableFuture<CliRun> second;
-      // Another process's CLI run, holding the lock of this host's CLI log.
-      try (FileChannel ch = FileChannel.open(s.cliDir().resolve(".lock"),
-          StandardOpenOption.WRITE); FileLock held = ch.lock()) {
+      // Another process holds the lock of this host's CLI log, as a CLI run in progress does.
+      Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java")
+          .toString(), "-cp", System.getProperty("java.class.path"), LockHolder.class.getName(),
+          s.cliDir().resolve(".lock").toString()).redirectErrorStream(true).start();
+      try {
+        String first = new java.io.BufferedReader(new java.io.InputStreamReader(
+            holder.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        assertEquals("locked", first);
         second = CompletableFuture.supplyAsync(() -> CliRun.run(s.env(), "keys", "rotate",
             "MEDIA_ROOT"));
         Thread.sleep(1500);
         assertFalse(second.isDone(), "the second run did not wait for the lock");
         released = Instant.now();
+        holder.getOutputStream().close(); // the holder releases the lock and exits
+        holder.waitFor();
+      } finally {
+        holder.destroyForcibly();
       }
       CliRun r = second.get();
       assertEquals(ExitCodes.OK, r.exitCode(), r.toString());
@@ -272,6 +281,20 @@ class CliAuditTest {
       String cliKey = ok(s.env(), "audit", "key", "--cli").out().strip();
       assertEquals(0, CliRun.run(Map.of(), "audit", "verify", "--key", cliKey,
           s.cliDir().toString()).exitCode());
+    }
+  }
+
+  /** Holds an exclusive lock on a file (args[0]) until its standard input closes. */
+  public static final class LockHolder {
+    public static void main(String[] args) throws Exception {
+      try (FileChannel ch = FileChannel.open(Path.of(args[0]), StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE); FileLock held = ch.lock()) {
+        System.out.println("locked");
+        System.out.flush();
+        while (System.in.read() >= 0) {
+          // wait for the test to close our standard input
+        }
+      }
     }
   }
 }
