@@ -448,6 +448,9 @@ final class KeysBackupCommand {
       KeyBackup.restore(plan, c, backupCapable);
       hsm.admitRestoredKeys(plan.kcvs());
       KeyBackup.writeLifecycle(hsm, plan);
+      for (String line : KeyBackup.writeRecords(hsm, plan)) {
+        ctx.progress("token record " + line);
+      }
       KeyRing ring = KeyRing.load(hsm);
       KeysCommand.print(ctx, ring.describe());
       rec.detail("file " + in.getFileName() + ", " + plan.toRestore().size() + " keys restored ("

@@ -21,6 +21,7 @@ import io.imskms.core.keys.KeyPurpose;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.keys.KeyState;
 import io.imskms.core.keys.KeyVersionInfo;
+import io.imskms.core.principals.PrincipalRegistry;
 import io.imskms.core.replay.ReplayCache;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmIntegrityException;
@@ -160,6 +161,7 @@ class KeyBackupRoundTripTest {
       offer = o.offerBytes();
       ticket = grant.ticket();
       ring.rotate(KeyPurpose.TICKET_ROOT, Duration.ofHours(1));
+      PrincipalRegistry.load(hsm).revoke(KmsFixture.CAROL, "lost device");
       kcvs1 = kcvs(ring);
       states1 = states(ring);
     }
@@ -221,6 +223,11 @@ class KeyBackupRoundTripTest {
     try (Pkcs11Hsm hsm = target.open()) {
       hsm.admitRestoredKeys(plan.kcvs());
       KeyBackup.writeLifecycle(hsm, plan);
+      assertEquals(List.of("kms-principals: written (sequence 1)"),
+          KeyBackup.writeRecords(hsm, plan));
+      // The revoked principal stays revoked on the restored token.
+      assertTrue(PrincipalRegistry.load(hsm).revoked(KmsFixture.CAROL));
+      assertFalse(PrincipalRegistry.load(hsm).revoked(BOB));
       KeyRing ring = KeyRing.load(hsm);
       assertEquals(kcvs1, kcvs(ring));
       assertEquals(states1, states(ring));

@@ -64,6 +64,44 @@ public final class KeyBackup {
   private KeyBackup() {}
 
   /**
+   * The token's other MACed records that belong with its keys: the record of revoked and
+   * re-enrolled principals (per-identity generations bound into every credential). Without it a
+   * restored token would accept revoked devices and old credentials again. Each is carried as
+   * its verified document and re-MACed in the target token under the target's own MAC key.
+   * (The key lifecycle record is carried separately: its versions are merged.)
+   */
+  static final List<String[]> RECORDS = List.<String[]>of(
+      // object label, MAC key label, MAC context (PrincipalRegistry's)
+      new String[] {"kms-principals", "kms-principals-mac", "imskms-principals-v1"});
+
+  private static MacedRecordStore<byte[]> rawStore(Hsm hsm, String[] r) {
+    return new MacedRecordStore<>(hsm, r[0], r[1], r[2], new MacedRecordStore.Codec<>() {
+      @Override
+      public byte[] decode(byte[] bytes) throws IOException {
+        JsonNode n = JSON.readTree(bytes);
+        if (n == null || !n.path("sequence").canConvertToLong()) {
+          throw new IOException("record without a sequence number");
+        }
+        return bytes.clone();
+      }
+
+      @Override
+      public byte[] encode(byte[] doc) {
+        return doc.clone();
+      }
+
+      @Override
+      public long sequence(byte[] doc) {
+        try {
+          return doc.length == 0 ? 0 : JSON.readTree(doc).path("sequence").asLong();
+        } catch (IOException e) {
+          return 0;
+        }
+      }
+    }, new byte[0]);
+  }
+
+  /**
    * One key in a backup file.
    *
    * @param state its state in the source token when exported (informational; the lifecycle record
@@ -195,6 +233,13 @@ public final class KeyBackup {
     body.put("kekKcv", kekKcv);
     body.put("wrapping", "CKM_AES_KEY_WRAP_PAD (RFC 5649)");
     body.put("lifecycle", new String(lifecycle.encode(), StandardCharsets.UTF_8));
+    ObjectNode records = body.putObject("records");
+    for (String[] r : RECORDS) {
+      byte[] doc = rawStore(hsm, r).read();
+      if (doc.length > 0) {
+        records.put(r[0], new String(doc, StandardCharsets.UTF_8));
+      }
+    }
     ArrayNode ks = body.putArray("keys");
     for (KeyVersionInfo v : ring.describe()) {
       for (Key k : keys) {
@@ -322,13 +367,20 @@ public final class KeyBackup {
     private final List<Key> present;
     private final KeyLifecycle lifecycle;
     private final Map<String, String> kcvs;
+    private final Map<String, byte[]> records;
 
     private Plan(List<Key> restore, List<Key> present, KeyLifecycle lifecycle,
-        Map<String, String> kcvs) {
+        Map<String, String> kcvs, Map<String, byte[]> records) {
       this.restore = List.copyOf(restore);
       this.present = List.copyOf(present);
       this.lifecycle = lifecycle;
       this.kcvs = Map.copyOf(kcvs);
+      this.records = Map.copyOf(records);
+    }
+
+    /** The token records the file carries (e.g. {@code kms-principals}), by object label. */
+    public java.util.Set<String> records() {
+      return records.keySet();
     }
 
     /** Keys to unwrap into the token. */
@@ -396,7 +448,14 @@ public final class KeyBackup {
       throw new HsmIntegrityException("the backup's lifecycle record does not parse: "
           + e.getMessage());
     }
-    return new Plan(restore, present, lifecycle, kcvs);
+    Map<String, byte[]> records = new LinkedHashMap<>();
+    JsonNode rs = file.body.path("records");
+    for (String[] r : RECORDS) {
+      if (rs.hasNonNull(r[0])) {
+        records.put(r[0], rs.get(r[0]).asText().getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    return new Plan(restore, present, lifecycle, kcvs, records);
   }
 
   private static List<Key> keys(JsonNode body) throws HsmIntegrityException {
@@ -460,5 +519,46 @@ public final class KeyBackup {
     }
     store.write(new KeyLifecycle(Math.max(current.sequence(), plan.lifecycle.sequence()) + 1,
         merged.values()));
+  }
+
+  /**
+   * Writes the file's other token records (revoked principals, ...) into the token, each under
+   * the target's own MAC key, unless the token already holds that record at the same or a later
+   * sequence (then the token's is kept: it is the newer knowledge).
+   *
+   * @return one line per record: written, or kept and why
+   */
+  public static List<String> writeRecords(Hsm hsm, Plan plan) throws HsmException {
+    List<String> out = new ArrayList<>();
+    for (String[] r : RECORDS) {
+      byte[] doc = plan.records.get(r[0]);
+      if (doc == null) {
+        continue;
+      }
+      MacedRecordStore<byte[]> store = rawStore(hsm, r);
+      byte[] there = store.read();
+      long fileSeq = sequenceOf(doc);
+      long tokenSeq = there.length == 0 ? 0 : sequenceOf(there);
+      if (there.length > 0 && tokenSeq >= fileSeq) {
+        out.add(r[0] + ": the token's record (sequence " + tokenSeq + ") kept; the file's is"
+            + " sequence " + fileSeq);
+        continue;
+      }
+      store.write(doc);
+      out.add(r[0] + ": written (sequence " + fileSeq + ")");
+    }
+    return out;
+  }
+
+  private static long sequenceOf(byte[] doc) throws HsmIntegrityException {
+    try {
+      JsonNode n = JSON.readTree(doc);
+      if (n == null || !n.path("sequence").canConvertToLong()) {
+        throw new HsmIntegrityException("a token record in the backup has no sequence number");
+      }
+      return n.path("sequence").asLong();
+    } catch (IOException e) {
+      throw new HsmIntegrityException("a token record in the backup does not parse");
+    }
   }
 }
