@@ -138,4 +138,17 @@ class SharedReplayGuardTest {
     assertThrows(IllegalArgumentException.class, () -> g.forget(ALICE, new byte[17], T0));
     assertEquals(WINDOW, g.window());
   }
+
+  /** The window's own bounds are allowed (found by mutation testing: docs/assurance.md). */
+  @Test
+  void window_ofExactly1msAndOfTheMaximum_isAccepted() {
+    MapStore store = new MapStore();
+    MutableClock clock = new MutableClock(T0.toEpochMilli());
+    assertEquals(Duration.ofMillis(1),
+        new SharedReplayGuard(store, Duration.ofMillis(1), clock).window());
+    assertEquals(ReplayCache.MAX_WINDOW,
+        new SharedReplayGuard(store, ReplayCache.MAX_WINDOW, clock).window());
+    assertThrows(IllegalArgumentException.class,
+        () -> new SharedReplayGuard(store, ReplayCache.MAX_WINDOW.plusMillis(1), clock));
+  }
 }
