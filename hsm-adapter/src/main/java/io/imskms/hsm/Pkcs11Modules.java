@@ -74,19 +74,23 @@ final class Pkcs11Modules {
       W.error(format, args);
     }
 
+    // The wrapper's debug and trace lines print call arguments: templates (CKA_VALUE of an
+    // imported key: the conformance vectors) and mechanism parameters (the key components of a
+    // backup ceremony are C_DeriveKey data). Secrets never go to a log, so they are dropped
+    // whatever the logging configuration says.
     @Override
     public void debug(String format, Object... args) {
-      W.trace(format, args);
+      // dropped: may carry key material
     }
 
     @Override
     public void trace(String format, Object... args) {
-      W.trace(format, args);
+      // dropped: may carry key material
     }
 
     @Override
     public boolean isDebugEnabled() {
-      return W.isTraceEnabled();
+      return false;
     }
 
     @Override
@@ -101,7 +105,7 @@ final class Pkcs11Modules {
 
     @Override
     public boolean isTraceEnabled() {
-      return W.isTraceEnabled();
+      return false;
     }
   }
 }
