@@ -1,0 +1,144 @@
+package io.imskms.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.imskms.core.replay.ReplayDigest;
+import io.imskms.core.replay.ReplayException;
+import io.imskms.core.replay.ReplayException.Reason;
+import io.imskms.core.replay.SharedReplayGuard;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code redis.type: sentinel} against real processes: a primary, two replicas and one Sentinel
+ * ({@code redis-server --sentinel}), the store finding the primary through the Sentinel, WAIT for
+ * the replica, then a failover: the store follows the new primary, and a request recorded before
+ * the failover is still a replay after it.
+ */
+class RedisSentinelTest {
+  private static final String ALICE = "ue:sip:alice@ims.example.com";
+
+  private static byte[] nonce(long n) {
+    return ByteBuffer.allocate(16).putLong(0x5eed).putLong(n).array();
+  }
+
+  private static void await(String what, long ms, BooleanSupplier cond) throws Exception {
+    await(() -> what, ms, cond);
+  }
+
+  private static void await(java.util.function.Supplier<String> what, long ms,
+      BooleanSupplier cond) throws Exception {
+    long end = System.nanoTime() + ms * 1_000_000;
+    while (!cond.getAsBoolean()) {
+      if (System.nanoTime() > end) {
+        throw new AssertionError(what.get() + " not within " + ms + " ms");
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  private static Response raw(Vertx vertx, String endpoint, Request req) {
+    Redis c = Redis.createClient(vertx, endpoint);
+    try {
+      return c.send(req).await();
+    } finally {
+      c.close();
+    }
+  }
+
+  private static String role(Vertx vertx, RedisProcess r) {
+    try {
+      return RedisReplayStore.infoField(raw(vertx, r.endpoint(),
+          Request.cmd(Command.INFO).arg("replication")).toString(), "role");
+    } catch (Exception e) { // connections are closed while roles change
+      return null;
+    }
+  }
+
+  @Test
+  void theStoreFindsThePrimaryThroughSentinel_andFollowsAFailover_keepingItsRecords()
+      throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try (RedisProcess primary = RedisProcess.start("s-primary");
+        RedisProcess replica = RedisProcess.replicaOf(primary);
+        RedisProcess replica2 = RedisProcess.replicaOf(primary)) {
+      await("replicas online", 10_000, () -> RedisReplayStore.onlineReplicas(raw(vertx,
+          primary.endpoint(), Request.cmd(Command.INFO).arg("replication")).toString()) == 2);
+      int sport = RedisProcess.freePort();
+      Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
+          "sentinel-");
+      Path conf = dir.resolve("sentinel.conf");
+      Files.writeString(conf, "port " + sport + "\nbind 127.0.0.1\nprotected-mode no\n"
+          + "dir " + dir + "\nsentinel monitor kms 127.0.0.1 " + primary.port() + " 1\n"
+          + "sentinel down-after-milliseconds kms 1000\nsentinel failover-timeout kms 5000\n");
+      Process sentinel = new ProcessBuilder(RedisProcess.binary(), conf.toString(), "--sentinel")
+          .redirectErrorStream(true).redirectOutput(dir.resolve("sentinel.log").toFile()).start();
+      try {
+        String endpoint = "redis://127.0.0.1:" + sport;
+        await("sentinel knows both replicas", 15_000, () -> {
+          try {
+            return raw(vertx, endpoint, Request.cmd(Command.SENTINEL).arg("REPLICAS")
+                .arg("kms")).size() == 2;
+          } catch (Exception e) { // Vert.x rethrows the connect failure as it is
+            return false;
+          }
+        });
+        RedisReplayOptions o = new RedisReplayOptions("sentinel", List.of(endpoint), "kms", 500,
+            1, 500, null, "imskms:replay:", 500);
+        try (RedisReplayStore store = RedisReplayStore.open(vertx, o)) {
+          await("ready", 10_000, store::ready);
+          SharedReplayGuard g = new SharedReplayGuard(store, Duration.ofSeconds(60),
+              Clock.systemUTC());
+          Instant t = Instant.now();
+          g.checkAndRecord(ALICE, nonce(1), t);
+          String key = store.key(ReplayDigest.of(ALICE, nonce(1)));
+          assertEquals(Long.toString(t.toEpochMilli()), raw(vertx, primary.endpoint(),
+              Request.cmd(Command.GET).arg(key)).toString());
+
+          raw(vertx, endpoint, Request.cmd(Command.SENTINEL).arg("FAILOVER").arg("kms"));
+          await("a replica promoted", 15_000, () -> "master".equals(role(vertx, replica))
+              || "master".equals(role(vertx, replica2)));
+          RedisProcess promoted = "master".equals(role(vertx, replica)) ? replica : replica2;
+          long t0 = System.nanoTime();
+          // The store may refuse while it finds the new primary; it never accepts the replay.
+          await(() -> "a new request served by the new primary (" + store.status() + ")", 20_000,
+              () -> {
+            try {
+              g.checkAndRecord(ALICE, nonce(2), Instant.now());
+              return true;
+            } catch (ReplayException e) {
+              assertEquals(Reason.STORE_UNAVAILABLE, e.reason());
+              return false;
+            }
+          });
+          System.out.printf("RedisSentinelTest: serving again %d ms after the promotion%n",
+              (System.nanoTime() - t0) / 1_000_000);
+          assertEquals(Reason.REPLAY, assertThrows(ReplayException.class,
+              () -> g.checkAndRecord(ALICE, nonce(1), t)).reason());
+          assertTrue(raw(vertx, promoted.endpoint(), Request.cmd(Command.EXISTS)
+              .arg(store.key(ReplayDigest.of(ALICE, nonce(2))))).toLong() == 1,
+              "the new record is on the new primary");
+        }
+      } finally {
+        sentinel.destroyForcibly();
+        sentinel.waitFor();
+      }
+    } finally {
+      vertx.close().await();
+    }
+  }
+}
