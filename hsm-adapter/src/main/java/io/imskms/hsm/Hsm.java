@@ -31,8 +31,10 @@ public interface Hsm extends AutoCloseable {
 
   /**
    * Generates a long-term key inside the token (CKA_TOKEN=true, sensitive, never extractable,
-   * local). Long-term keys are DERIVE roots (AES) or MAC keys; other usages are derived per
-   * request. Refuses a label and version that already exist.
+   * local; or, with {@link HsmConfig#backupCapableKeys()}, extractable only under a CKA_TRUSTED
+   * key, for a backup ceremony: {@link KeyCeremony}). Long-term keys are DERIVE roots (AES) or
+   * MAC keys; other usages are derived per request. Refuses a label and version that already
+   * exist.
    */
   LongTermKeyInfo generateLongTermKey(String label, int version, KeySpec spec) throws HsmException;
 
