@@ -28,8 +28,10 @@ final class ConfigCommand implements Callable<Integer> {
             "FAIL, and for a failure what to do): the file parses; the PKCS#11 library is " +
             "present and loads; the user PIN is available; the token is found by label; it " +
             "offers every required mechanism (all missing ones named); login works; every " +
-            "key of the key manifest is in the token with its recorded KCV, sensitive and " +
-            "never extractable; the mailbox directory loads; the TLS certificate, key (file " +
+            "key of the key manifest is in the token with its recorded KCV, sensitive, " +
+            "unmodifiable, and never extractable or extractable only under a trusted key " +
+            "(core.keyBackup), and how many were restored from a backup; the mailbox " +
+            "directory loads; the TLS certificate, key (file " +
             "or token) and client CA are readable, valid now and belong together; the listen " +
             "address is free; the writable paths are writable. kms serve runs the same " +
             "checks and refuses to start on a failure.",
