@@ -41,7 +41,8 @@ class KmsCliTest {
     CommandLine cl = KmsCli.commandLine(new CliContext(NO_ENV, new java.io.PrintWriter(
         java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter()),
         StopSignal.when(new java.util.concurrent.CompletableFuture<>())));
-    assertEquals(List.of("serve", "config", "token", "keys", "enroll", "tls", "selftest", "audit"),
+    assertEquals(List.of("serve", "config", "token", "keys", "devices", "enroll", "tls", "selftest",
+        "audit"),
         List.copyOf(cl.getSubcommands().keySet()));
   }
 
@@ -50,6 +51,7 @@ class KmsCliTest {
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV).exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "token").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "keys").exitCode());
+    assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "devices").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "config").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "tls").exitCode());
     assertEquals(ExitCodes.USAGE, CliRun.run(NO_ENV, "audit").exitCode());
