@@ -35,6 +35,7 @@ class KeysBackupCommandTest {
   private static SoftHsmTestToken source;
   private static SoftHsmTestToken target;
   private static SoftHsmTestToken other;
+  private static SoftHsmTestToken typed;
   private static Path work;
   private static final Map<String, String> componentKcvs = new HashMap<>();
 
@@ -43,8 +44,9 @@ class KeysBackupCommandTest {
     source = SoftHsmTestToken.create();
     target = source.second();
     other = source.second();
+    typed = source.second();
     work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "backup-");
-    for (String side : new String[] {"source", "target", "other"}) {
+    for (String side : new String[] {"source", "target", "other", "typed"}) {
       Files.writeString(work.resolve(side + ".yaml"), "core:\n  keyManifest: "
           + work.resolve(side + "-keys.json") + "\n  keyBackup: " + side.equals("source")
           + "\naudit:\n  dir: " + work.resolve(side + "-audit") + "\n");
@@ -73,7 +75,7 @@ class KeysBackupCommandTest {
     env.put("KMS_HSM_MODULE", token.module().toString());
     env.put("KMS_HSM_TOKEN_LABEL", token.label());
     env.put("KMS_HSM_PIN", token.userPinForTest());
-    if (token != target) {
+    if (token != target && token != typed) {
       env.put("KMS_HSM_SO_PIN", new String(token.soPinForTest()));
     }
     String[] all = new String[args.length + 2];
@@ -277,5 +279,69 @@ class KeysBackupCommandTest {
     assertEquals(ExitCodes.FAILURE, r.exitCode(), r.toString());
     assertTrue(r.err().contains("already holds different keys"), r.toString());
     assertEquals(before, kcvs(other, "other"));
+  }
+
+  /** A component as a custodian types it: the digits of the file on one line. */
+  private static String typedComponent(String name) throws Exception {
+    StringBuilder b = new StringBuilder();
+    for (String line : Files.readAllLines(work.resolve(name))) {
+      if (!line.startsWith("#")) {
+        b.append(line).append(' ');
+      }
+    }
+    return b.toString().trim();
+  }
+
+  @Test
+  @Order(9)
+  void import_withComponentsTypedAtATerminal_readsThemWithoutEcho() throws Exception {
+    // A real terminal (script(1) gives the command a pseudo-terminal): Console.readPassword.
+    List<String> cmd = List.of("script", "-qec", String.join(" ", List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", "'" + System.getProperty("java.class.path") + "'",
+        KmsCli.class.getName(), "keys", "import", "--in", work.resolve("keys.backup").toString(),
+        "--config", work.resolve("typed.yaml").toString())), "/dev/null");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("SOFTHSM2_CONF", typed.confFile().toString());
+    pb.environment().put("KMS_HSM_MODULE", typed.module().toString());
+    pb.environment().put("KMS_HSM_TOKEN_LABEL", typed.label());
+    pb.environment().put("KMS_HSM_PIN", typed.userPinForTest());
+    Process p = pb.start();
+    StringBuffer seen = new StringBuffer();
+    Thread reader = new Thread(() -> {
+      byte[] buf = new byte[4096];
+      try (java.io.InputStream in = p.getInputStream()) {
+        for (int n; (n = in.read(buf)) > 0; ) {
+          seen.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+        }
+      } catch (java.io.IOException e) {
+        seen.append("\n[read failed: ").append(e).append(']');
+      }
+    });
+    reader.start();
+    // Type each component only once its prompt is shown (echo is off from then on; what is
+    // typed ahead of a prompt the terminal echoes, as a real one would).
+    for (String c : new String[] {"c1", "c2"}) {
+      String prompt = "component " + c.substring(1) + ": ";
+      long until = System.nanoTime() + 60_000_000_000L;
+      while (seen.indexOf(prompt) < 0 && p.isAlive() && System.nanoTime() < until) {
+        Thread.sleep(50);
+      }
+      assertTrue(seen.indexOf(prompt) >= 0, "no prompt '" + prompt + "':\n" + seen);
+      p.getOutputStream().write((typedComponent(c) + "\n").getBytes(StandardCharsets.US_ASCII));
+      p.getOutputStream().flush();
+    }
+    p.getOutputStream().close();
+    assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "kms keys import hung");
+    reader.join(10_000);
+    String out = seen.toString();
+    assertEquals(0, p.exitValue(), out);
+    assertTrue(out.contains("custodian 1 of 2") && out.contains("custodian 2 of 2"), out);
+    assertTrue(out.contains("component 2 of 2 entered: kcv " + componentKcvs.get("c2")), out);
+    for (String c : new String[] {"c1", "c2"}) {
+      String first = typedComponent(c).substring(0, 14);
+      assertFalse(out.contains(first), "component echoed:\n" + out);
+    }
+    assertEquals(kcvs(source, "source"), kcvs(typed, "typed"));
   }
 }
