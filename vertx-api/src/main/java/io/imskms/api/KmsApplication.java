@@ -260,13 +260,9 @@ public final class KmsApplication implements AutoCloseable {
    * reload its configuration; a change takes a restart).
    */
   static String configDigest(ApiConfig config) {
-    try {
-      byte[] h = java.security.MessageDigest.getInstance("SHA-256")
-          .digest(config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      return "sha256:" + java.util.HexFormat.of().formatHex(h, 0, 16);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 missing from the JDK", e);
-    }
+    byte[] h = io.imskms.audit.Merkle.sha256(
+        config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return "sha256:" + java.util.HexFormat.of().formatHex(h, 0, 16);
   }
 
   /**
