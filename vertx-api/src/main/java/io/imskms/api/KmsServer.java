@@ -82,6 +82,10 @@ public final class KmsServer extends VerticleBase {
   /** Attaches the node's replay defence: /health/ready shows it and needs it ready. */
   void replayDefence(ReplayDefence defence) {
     this.replay = Objects.requireNonNull(defence);
+    io.micrometer.core.instrument.Gauge.builder("kms.replay.store.ready", defence,
+            d -> d.ready() ? 1 : 0)
+        .description("1 while the replay defence can record (always with replay.store memory)")
+        .register(registry);
   }
 
   /** The bound port (useful with port 0); -1 before start. */

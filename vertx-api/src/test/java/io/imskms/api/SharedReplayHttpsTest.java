@@ -104,6 +104,10 @@ class SharedReplayHttpsTest {
         .sendBuffer(body.toBuffer()).await();
   }
 
+  private static String metrics() {
+    return node1.ue.get("/metrics").send().await().bodyAsString();
+  }
+
   private static JsonObject bootstrapRequest(Credential cred) throws Exception {
     Bootstrapping.Pending p = node1.bootstrapping.start(cred);
     return JsonMessages.toJson(BootstrapRequest.decode(p.requestBytes()));
@@ -137,6 +141,9 @@ class SharedReplayHttpsTest {
     JsonObject readyJson = node1.ue.get("/health/ready").send().await().bodyAsJsonObject();
     assertEquals(new JsonObject().put("ready", true).put("store", "redis")
         .put("type", "standalone"), readyJson.getJsonObject("replay"));
+    String m = metrics();
+    assertTrue(m.contains("kms_replay_store_ready 1.0"), () -> m.lines()
+        .filter(l -> l.contains("replay") || l.contains("kms_hsm_ready")).toList().toString());
 
     // The cross-node replay: served by node 1, refused by node 2 (and by node 1).
     JsonObject captured = bootstrapRequest(alice);
@@ -158,6 +165,7 @@ class SharedReplayHttpsTest {
     JsonObject down = node1.ue.get("/health/ready").send().await().bodyAsJsonObject();
     assertFalse(down.getJsonObject("replay").getBoolean("ready"));
     assertTrue(down.getJsonObject("replay").containsKey("error"), down.encode());
+    assertTrue(metrics().contains("kms_replay_store_ready 0.0"));
     // Meanwhile nothing is served: fresh requests, the replays and the held-back request.
     for (int i = 0; i < 5; i++) {
       assertProblem(post(node1.ue, bootstrapRequest(alice)), 503, "REPLAY_STORE_UNAVAILABLE");
