@@ -291,7 +291,13 @@ final class KeysBackupCommand {
             }
             rec.detail("file " + out.getFileName() + ", " + e.keys().size() + " keys, "
                 + e.omitted().size() + " left out, " + n + " components, kek kcv " + kek);
-            audit.record(rec.build());
+            try {
+              audit.record(rec.build());
+            } catch (CliException unrecorded) {
+              // No backup without its audit record.
+              Files.deleteIfExists(out);
+              throw unrecorded;
+            }
             ctx.progress("backup written: " + out + " (mode 0600, " + e.keys().size()
                 + " keys); store it apart from the components");
           } catch (Exception ex) {
