@@ -298,6 +298,30 @@ class KeyBackupRoundTripTest {
         }
       }
     }
+    // The documented way out: core.keyBackup on, rotate every purpose, retire the old versions;
+    // the retired never-extractable versions are then left out and listed.
+    try (Pkcs11Hsm hsm = plain.open(b -> b.backupCapableKeys(true))) {
+      KeyRing ring = KeyRing.load(hsm);
+      for (KeyPurpose p : KeyPurpose.values()) {
+        ring.rotate(p);
+        ring.setState(p, 1, KeyState.RETIRED, Duration.ZERO);
+      }
+    }
+    try (KeyCeremony ex = Pkcs11KeyCeremony.open(plain.config().build(),
+        KeyCeremony.Purpose.EXPORT, plain.soPinForTest())) {
+      ex.addComponent(c1);
+      ex.addComponent(c2);
+      String kek = ex.assemble();
+      try (Pkcs11Hsm hsm = plain.open()) {
+        KeyBackup.Exported e = KeyBackup.export(hsm, ex, plain.label(), List.of("a", "b"), kek);
+        assertEquals(KeyPurpose.values().length, e.keys().size());
+        assertTrue(e.keys().stream().allMatch(k -> k.version() == 2), e.keys().toString());
+        assertEquals(KeyPurpose.values().length, e.omitted().size());
+        assertTrue(e.omitted().stream().allMatch(o -> o.id().endsWith("#v1")
+            && o.state() == KeyState.RETIRED && o.reason().contains("CKA_EXTRACTABLE=false")),
+            e.omitted().toString());
+      }
+    }
   }
 
   private static String pkcs11Tool(SoftHsmTestToken token, String... args)
