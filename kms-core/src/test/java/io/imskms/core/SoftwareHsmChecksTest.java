@@ -24,6 +24,7 @@ import io.imskms.core.principals.Principals;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmSession;
 import io.imskms.hsm.HsmUnavailableException;
+import io.imskms.hsm.InsecureSoftwareHsm;
 import io.imskms.protocol.EnrolmentFile;
 import io.imskms.protocol.ErrorCode;
 import io.imskms.protocol.Role;
@@ -417,5 +418,26 @@ class SoftwareHsmChecksTest {
   @FunctionalInterface
   interface Call0<T> {
     T get() throws Exception;
+  }
+
+  /** The software HSM counts what a request costs as the token's CountingHsm does. */
+  @Test
+  void operationCounts_ofABootstrap_areThoseOfTheToken() throws Exception {
+    Credential alice = f.enrol(Role.UE, ALICE);
+    f.bootstrap(alice);
+    InsecureSoftwareHsm soft = (InsecureSoftwareHsm) f.hsm;
+    Map<String, Long> before = soft.operations();
+    f.bootstrap(alice);
+    Map<String, Long> after = soft.operations();
+    Map<String, Long> used = new HashMap<>();
+    after.forEach((op, n) -> {
+      long d = n - before.getOrDefault(op, 0L);
+      if (d > 0) {
+        used.put(op, d);
+      }
+    });
+    // HsmOperationCountTest: derive 2, verify 1, random 1, sign 2 per bootstrap.
+    assertEquals(Map.of("derive", 2L, "verify", 1L, "random", 1L, "sign", 2L), used);
+    assertEquals(0, soft.countSessionObjects());
   }
 }
