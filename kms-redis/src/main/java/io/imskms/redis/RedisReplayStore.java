@@ -174,8 +174,10 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
       batch.add(Request.cmd(Command.WAIT).arg(options.waitReplicas())
           .arg(options.waitTimeoutMillis()));
     }
+    // singletonList: a SET NX that found the key answers nil (List.of refuses null)
     List<Response> answers = await(batch.size() == 1
-        ? redis.send(batch.get(0)).map(List::of) : redis.batch(batch), "SET");
+        ? redis.send(batch.get(0)).map(java.util.Collections::singletonList)
+        : redis.batch(batch), "SET");
     int i = 0;
     if (perRequestMarker) {
       Response marker = answers.get(i++);
@@ -219,7 +221,7 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
       throw new ReplayStoreException("Redis not ready: " + lastError);
     }
     Response r = await(redis.send(Request.cmd(Command.EVAL).arg(COMPARE_AND_DELETE).arg(1)
-        .arg(key).arg(stamp)).map(List::of), "EVAL").get(0);
+        .arg(key).arg(stamp)).map(java.util.Collections::singletonList), "EVAL").get(0);
     return r != null && r.toLong() == 1L;
   }
 
@@ -331,8 +333,8 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
 
   /**
    * PING, the marker (set when missing), the eviction policy, and the online replicas when WAIT
-   * is used; one round trip on one connection (cluster: one command at a time, each to its
-   * shard).
+   * is used; one round trip on one connection. Cluster: one command at a time, each to its
+   * shard, and CLUSTER INFO must say {@code cluster_state:ok} (every slot served).
    */
   private Future<Void> probeOnce() {
     List<Request> batch = new ArrayList<>(List.of(
@@ -342,6 +344,9 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
         Request.cmd(Command.INFO).arg("memory")));
     if (options.waits()) {
       batch.add(Request.cmd(Command.INFO).arg("replication"));
+    }
+    if (!perRequestMarker) {
+      batch.add(Request.cmd(Command.CLUSTER).arg("INFO"));
     }
     Future<List<Response>> answers;
     if (perRequestMarker) {
@@ -382,6 +387,14 @@ public final class RedisReplayStore implements ReplayStore, AutoCloseable {
     if (policy != null && !policy.equals("noeviction")) {
       return Future.failedFuture("Redis maxmemory-policy is " + policy + ": replay records"
           + " could be evicted early; set maxmemory-policy noeviction");
+    }
+    if (!perRequestMarker) {
+      Response ci = a.get(a.size() - 1);
+      String state = infoField(ci == null ? "" : ci.toString(), "cluster_state");
+      if (!"ok".equals(state)) {
+        return Future.failedFuture("Redis cluster_state is " + state + ": some slots are not"
+            + " served");
+      }
     }
     if (options.waits()) {
       long online = onlineReplicas(a.get(4) == null ? "" : a.get(4).toString());
