@@ -75,6 +75,10 @@ public final class RedisProcess implements AutoCloseable {
     cmd.addAll(extra);
     process = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve("stdout.log").toFile()).start();
+    // A test that dies before its close() must not leave redis-server behind: the JVM's exit
+    // kills it (by its own Process handle, i.e. by PID).
+    Process started = process;
+    Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly, "redis-reaper"));
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
