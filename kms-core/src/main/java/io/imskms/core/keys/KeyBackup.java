@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.imskms.core.principals.PrincipalRegistry;
+import io.imskms.core.records.MacedRecordStore;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.HsmIntegrityException;
@@ -71,8 +73,9 @@ public final class KeyBackup {
    * (The key lifecycle record is carried separately: its versions are merged.)
    */
   static final List<String[]> RECORDS = List.<String[]>of(
-      // object label, MAC key label, MAC context (PrincipalRegistry's)
-      new String[] {"kms-principals", "kms-principals-mac", "imskms-principals-v1"});
+      // object label, MAC key label, MAC context
+      new String[] {PrincipalRegistry.OBJECT_LABEL, PrincipalRegistry.MAC_LABEL,
+          PrincipalRegistry.MAC_CONTEXT});
 
   private static MacedRecordStore<byte[]> rawStore(Hsm hsm, String[] r) {
     return new MacedRecordStore<>(hsm, r[0], r[1], r[2], new MacedRecordStore.Codec<>() {

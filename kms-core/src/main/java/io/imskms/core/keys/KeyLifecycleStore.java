@@ -1,5 +1,6 @@
 package io.imskms.core.keys;
 
+import io.imskms.core.records.MacedRecordStore;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.HsmIntegrityException;

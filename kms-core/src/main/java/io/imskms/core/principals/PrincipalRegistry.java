@@ -1,6 +1,6 @@
 package io.imskms.core.principals;
 
-import io.imskms.core.keys.MacedRecordStore;
+import io.imskms.core.records.MacedRecordStore;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
 import io.imskms.hsm.HsmIntegrityException;
@@ -34,7 +34,7 @@ public final class PrincipalRegistry implements Principals {
   public static final String OBJECT_LABEL = "kms-principals";
   /** The label (without version) of the HMAC key that authenticates the record. */
   public static final String MAC_LABEL = "kms-principals-mac";
-  static final String MAC_CONTEXT = "imskms-principals-v1";
+  public static final String MAC_CONTEXT = "imskms-principals-v1";
 
   private final MacedRecordStore<PrincipalRecord> store;
   private final Object writeLock = new Object();

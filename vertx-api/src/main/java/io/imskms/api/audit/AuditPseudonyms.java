@@ -2,27 +2,14 @@ package io.imskms.api.audit;
 
 import io.imskms.api.config.ApiConfig;
 import io.imskms.audit.AuditEvent;
+import io.imskms.core.pseudonyms.Pseudonymiser;
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
-import io.imskms.hsm.HsmMisconfigurationException;
-import io.imskms.hsm.HsmPolicyException;
-import io.imskms.hsm.HsmSession;
-import io.imskms.hsm.KeyAlgorithm;
-import io.imskms.hsm.KeyNotFoundException;
-import io.imskms.hsm.KeyRef;
-import io.imskms.hsm.KeySpec;
-import io.imskms.hsm.KeyUsage;
-import java.nio.charset.StandardCharsets;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.Objects;
 
 /**
  * Pseudonymised identities in audit records ({@code audit.identities: pseudonymised},
- * docs/audit-format.md "Identities"): {@code p1:} + lower-case hex of HMAC-SHA-256 under the
- * dedicated token key {@code audit.pseudonymKeyLabel}{@code #v1} over {@value #CONTEXT_TEXT} ‖
- * 0x00 ‖ the identity's UTF-8 bytes.
+ * docs/audit-format.md "Identities"): the configuration and the record side of kms-core's
+ * {@link Pseudonymiser}, which computes them in the HSM under {@code audit.pseudonymKeyLabel#v1}.
  *
  * <p>Security guarantees: the key is generated in the token (sensitive, never extractable, sign
  * only) and used for nothing else, so a pseudonym can be computed only through the HSM by a PIN
@@ -34,30 +21,16 @@ import java.util.Objects;
  */
 public final class AuditPseudonyms {
   /** The prefix of a pseudonym (format version 1). */
-  public static final String PREFIX = "p1:";
+  public static final String PREFIX = Pseudonymiser.PREFIX;
   /** The token key's version (its CKA_LABEL is {@code label#v1}). */
-  public static final int KEY_VERSION = 1;
-  static final String CONTEXT_TEXT = "imskms-audit-pseudonym-v1";
-  private static final byte[] CONTEXT = CONTEXT_TEXT.getBytes(StandardCharsets.US_ASCII);
-  /** Sign only: the key computes pseudonyms and nothing else. */
-  static final KeySpec SPEC = KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN);
+  public static final int KEY_VERSION = Pseudonymiser.KEY_VERSION;
   /** Identities remembered (about 300 bytes of heap each). */
   public static final int DEFAULT_CACHE_ENTRIES = 100_000;
 
-  private final Hsm hsm;
-  private final String label;
-  private final Map<String, String> cache;
-  private long hsmOperations;
+  private final Pseudonymiser pseudonymiser;
 
-  private AuditPseudonyms(Hsm hsm, String label, int cacheEntries) {
-    this.hsm = hsm;
-    this.label = label;
-    this.cache = new LinkedHashMap<>(1024, 0.75f, true) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
-        return size() > cacheEntries;
-      }
-    };
+  private AuditPseudonyms(Pseudonymiser pseudonymiser) {
+    this.pseudonymiser = pseudonymiser;
   }
 
   /** Whether {@code audit.identities} asks for pseudonyms. */
@@ -67,12 +40,7 @@ public final class AuditPseudonyms {
 
   /** Whether the pseudonym key {@code audit.pseudonymKeyLabel#v1} is in the token. */
   public static boolean present(Hsm hsm, ApiConfig.Audit audit) throws HsmException {
-    try {
-      hsm.findKey(audit.pseudonymKeyLabel(), KEY_VERSION);
-      return true;
-    } catch (KeyNotFoundException e) {
-      return false;
-    }
+    return Pseudonymiser.present(hsm, audit.pseudonymKeyLabel());
   }
 
   /**
@@ -82,43 +50,19 @@ public final class AuditPseudonyms {
    * @return true if it was generated now
    */
   public static boolean ensure(Hsm hsm, ApiConfig.Audit audit) throws HsmException {
-    if (present(hsm, audit)) {
-      return false;
-    }
-    try {
-      hsm.generateLongTermKey(audit.pseudonymKeyLabel(), KEY_VERSION, SPEC);
-      return true;
-    } catch (HsmPolicyException raced) {
-      return false; // made by another process meanwhile
-    }
+    return Pseudonymiser.ensure(hsm, audit.pseudonymKeyLabel());
   }
 
   /**
    * The pseudonymiser of the configured key.
    *
-   * @throws KeyNotFoundException the key is not in the token ({@code kms token init} makes it)
-   * @throws HsmMisconfigurationException the key is not an HMAC-SHA-256 signing key
+   * @throws io.imskms.hsm.KeyNotFoundException the key is not in the token ({@code kms token
+   *     init} makes it)
+   * @throws io.imskms.hsm.HsmMisconfigurationException the key is not an HMAC-SHA-256 signing key
    */
   public static AuditPseudonyms open(Hsm hsm, ApiConfig.Audit audit) throws HsmException {
-    return open(hsm, audit.pseudonymKeyLabel(), DEFAULT_CACHE_ENTRIES);
-  }
-
-  static AuditPseudonyms open(Hsm hsm, String label, int cacheEntries) throws HsmException {
-    KeyRef key = Objects.requireNonNull(hsm).findKey(label, KEY_VERSION);
-    if (key.spec().algorithm() != KeyAlgorithm.HMAC_SHA256 || !key.spec().allows(KeyUsage.SIGN)) {
-      throw new HsmMisconfigurationException("audit pseudonym key " + label + "#v" + KEY_VERSION
-          + " is " + key.spec() + ", not an HMAC-SHA-256 signing key");
-    }
-    return new AuditPseudonyms(hsm, label, cacheEntries);
-  }
-
-  /** The bytes the HMAC is computed over: context ‖ 0x00 ‖ UTF-8(identity). */
-  static byte[] input(String identity) {
-    byte[] id = identity.getBytes(StandardCharsets.UTF_8);
-    byte[] in = new byte[CONTEXT.length + 1 + id.length];
-    System.arraycopy(CONTEXT, 0, in, 0, CONTEXT.length);
-    System.arraycopy(id, 0, in, CONTEXT.length + 1, id.length);
-    return in;
+    return new AuditPseudonyms(
+        Pseudonymiser.open(hsm, audit.pseudonymKeyLabel(), DEFAULT_CACHE_ENTRIES));
   }
 
   /**
@@ -126,40 +70,18 @@ public final class AuditPseudonyms {
    * on the HSM: never call on an event loop unless {@link #cached} said yes.
    */
   public String pseudonym(String identity) throws HsmException {
-    if (identity == null) {
-      return null;
-    }
-    String p = cached(identity);
-    if (p != null) {
-      return p;
-    }
-    byte[] tag;
-    try (HsmSession s = hsm.openSession()) {
-      tag = s.sign(hsm.findKey(label, KEY_VERSION), input(identity));
-    }
-    p = PREFIX + HexFormat.of().formatHex(tag);
-    synchronized (cache) {
-      cache.put(identity, p);
-      hsmOperations++;
-    }
-    return p;
+    return pseudonymiser.pseudonym(identity);
   }
 
   /** The pseudonym if it is cached (no HSM operation), else null. */
   public String cached(String identity) {
-    synchronized (cache) {
-      return cache.get(identity);
-    }
+    return pseudonymiser.cached(identity);
   }
 
   /** Whether every identity of {@code e} is cached ({@link #apply} will not touch the HSM). */
   public boolean allCached(AuditEvent e, boolean caller) {
-    synchronized (cache) {
-      return (e.idA() == null || cache.containsKey(e.idA()))
-          && (e.idB() == null || cache.containsKey(e.idB()))
-          && (e.idBm() == null || cache.containsKey(e.idBm()))
-          && (!caller || e.caller() == null || cache.containsKey(e.caller()));
-    }
+    return pseudonymiser.isCached(e.idA()) && pseudonymiser.isCached(e.idB())
+        && pseudonymiser.isCached(e.idBm()) && (!caller || pseudonymiser.isCached(e.caller()));
   }
 
   /**
@@ -175,13 +97,11 @@ public final class AuditPseudonyms {
 
   /** HMACs computed in the HSM so far (cache misses). */
   public long hsmOperations() {
-    synchronized (cache) {
-      return hsmOperations;
-    }
+    return pseudonymiser.hsmOperations();
   }
 
   @Override
   public String toString() {
-    return "AuditPseudonyms[key " + label + "#v" + KEY_VERSION + "]";
+    return "AuditPseudonyms[" + pseudonymiser + "]";
   }
 }

@@ -1,4 +1,4 @@
-package io.imskms.core.keys;
+package io.imskms.core.records;
 
 import io.imskms.hsm.Hsm;
 import io.imskms.hsm.HsmException;
