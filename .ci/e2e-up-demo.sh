@@ -145,6 +145,25 @@ else
     rc=1
   fi
 fi
+if ((rc == 0)); then
+  # The audit trail of what just ran, verified offline through the checkout's bin/kms: the
+  # node's log and the per-host CLI log (token init and the demo enrolments of bin/kms up).
+  say "bin/kms audit verify of var/audit (the node's log and the CLI's)"
+  node_key=$(cd -- "$work" && "${clean_env[@]}" bin/kms audit key 2>/dev/null) || node_key=''
+  cli_key=$(cd -- "$work" && "${clean_env[@]}" bin/kms audit key --cli 2>/dev/null) || cli_key=''
+  if [[ -z $node_key || -z $cli_key ]]; then
+    say "bin/kms audit key printed no verifier key"
+    rc=1
+  else
+    mapfile -t audit_dirs < <(find "$work/var/audit" -mindepth 0 -maxdepth 1 -type d \
+      \( -path "$work/var/audit" -o -name 'cli-*' \) | sort)
+    if ! (cd -- "$work" && "${clean_env[@]}" bin/kms audit verify --key "$node_key" \
+      --key "$cli_key" "${audit_dirs[@]}" >&2); then
+      say "bin/kms audit verify failed on ${audit_dirs[*]}"
+      rc=1
+    fi
+  fi
+fi
 if ((rc != 0)); then
   say "FAILED; log of bin/kms up:"
   cat -- "$log" >&2
