@@ -4,15 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.imskms.hsm.SoftHsmTestToken;
 import io.imskms.protocol.EnrolmentFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
 import java.security.spec.ECGenParameterSpec;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -29,22 +26,19 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DevicesCommandTest {
   private static final String ALICE = "sip:alice@ims.example.com";
-  private static SoftHsmTestToken token;
+  private static CliWorkspace ws;
   private static Path work;
-  private static Path config;
   private static Path devicePub;
 
   @BeforeAll
   static void setUp() throws Exception {
-    token = SoftHsmTestToken.create();
-    work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "devices-");
-    config = work.resolve("kms.yaml");
-    Path directory = work.resolve("directory.json");
-    Files.writeString(directory, "{\"version\":1,\"mailboxes\":{\"sip:vm.bob@ims.example.com\":"
+    ws = CliWorkspace.create("devices-", w -> "core:\n  keyManifest: " + w.resolve("keys.json")
+        + "\n  directoryFile: " + w.resolve("directory.json") + "\n"
+        + "audit:\n  dir: " + w.resolve("audit") + "\n");
+    Files.writeString(ws.work.resolve("directory.json"),
+        "{\"version\":1,\"mailboxes\":{\"sip:vm.bob@ims.example.com\":"
         + "{\"users\":[\"sip:bob@ims.example.com\"]}}}", StandardCharsets.UTF_8);
-    Files.writeString(config, "core:\n  keyManifest: " + work.resolve("keys.json")
-        + "\n  directoryFile: " + directory + "\n"
-        + "audit:\n  dir: " + work.resolve("audit") + "\n");
+    work = ws.work;
     CliRun init = run("token", "init");
     assertEquals(ExitCodes.OK, init.exitCode(), init.toString());
     KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
@@ -55,27 +49,13 @@ class DevicesCommandTest {
 
   @AfterAll
   static void tearDown() throws Exception {
-    if (token != null) {
-      token.close();
-    }
-    if (work != null) {
-      try (Stream<Path> walk = Files.walk(work)) {
-        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+    if (ws != null) {
+      ws.close();
     }
   }
 
   private static CliRun run(String... args) {
-    Map<String, String> env = new HashMap<>();
-    env.put("SOFTHSM2_CONF", token.confFile().toString());
-    env.put("KMS_HSM_MODULE", token.module().toString());
-    env.put("KMS_HSM_TOKEN_LABEL", token.label());
-    env.put("KMS_HSM_PIN", token.userPinForTest());
-    String[] all = new String[args.length + 2];
-    System.arraycopy(args, 0, all, 0, args.length);
-    all[args.length] = "--config";
-    all[args.length + 1] = config.toString();
-    return CliRun.run(env, all);
+    return ws.run(args);
   }
 
   /** Every record of this host's CLI audit log, as text. */

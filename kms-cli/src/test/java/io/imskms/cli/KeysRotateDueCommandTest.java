@@ -3,15 +3,10 @@ package io.imskms.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.imskms.hsm.SoftHsmTestToken;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,45 +17,28 @@ import org.junit.jupiter.api.Test;
  * pinned by kms-core's {@code KeyRotationByAgeTest}, which can use a maximum age of a second).
  */
 class KeysRotateDueCommandTest {
-  private static SoftHsmTestToken token;
+  private static CliWorkspace ws;
   private static Path work;
-  private static Path config;
 
   @BeforeAll
   static void setUp() throws Exception {
-    token = SoftHsmTestToken.create();
-    work = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "due-");
-    config = work.resolve("kms.yaml");
-    Files.writeString(config, "core:\n  keyManifest: " + work.resolve("keys.json")
+    ws = CliWorkspace.create("due-", w -> "core:\n  keyManifest: " + w.resolve("keys.json")
         + "\n  rotationDays:\n    mediaRoot: 30\n"
-        + "audit:\n  dir: " + work.resolve("audit") + "\n");
+        + "audit:\n  dir: " + w.resolve("audit") + "\n");
+    work = ws.work;
     CliRun init = run("token", "init");
     assertEquals(ExitCodes.OK, init.exitCode(), init.toString());
   }
 
   @AfterAll
   static void tearDown() throws Exception {
-    if (token != null) {
-      token.close();
-    }
-    if (work != null) {
-      try (Stream<Path> walk = Files.walk(work)) {
-        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+    if (ws != null) {
+      ws.close();
     }
   }
 
   private static CliRun run(String... args) {
-    Map<String, String> env = new HashMap<>();
-    env.put("SOFTHSM2_CONF", token.confFile().toString());
-    env.put("KMS_HSM_MODULE", token.module().toString());
-    env.put("KMS_HSM_TOKEN_LABEL", token.label());
-    env.put("KMS_HSM_PIN", token.userPinForTest());
-    String[] all = new String[args.length + 2];
-    System.arraycopy(args, 0, all, 0, args.length);
-    all[args.length] = "--config";
-    all[args.length + 1] = config.toString();
-    return CliRun.run(env, all);
+    return ws.run(args);
   }
 
   @Test
