@@ -73,9 +73,27 @@ public interface Hsm extends AutoCloseable {
   /**
    * Stores {@code value} as the private token data object {@code label}: first creates the new
    * object, then destroys every other data object with that label, so that a reader in any
-   * process always finds at least one complete value (the old, the new, or both).
+   * process always finds at least one complete value (the old, the new, or both). The same as
+   * {@link #replaceDataObjects} with one value.
    */
-  void replaceDataObject(String label, byte[] value) throws HsmException;
+  default void replaceDataObject(String label, byte[] value) throws HsmException {
+    if (value == null) {
+      throw new HsmPolicyException("no data object value");
+    }
+    replaceDataObjects(label, List.of(value));
+  }
+
+  /**
+   * Stores {@code values} as private token data objects all labelled {@code label}: first creates
+   * every new object (in list order), then destroys every data object with that label that
+   * existed before, so that a reader in any process always finds the complete old set, the
+   * complete new set, or both, possibly next to a partly created new set (a reader that needs all
+   * of a set must tell the sets apart by their content: the token has no transactions). Each
+   * value holds 1..65536 bytes and a call stores 1..1024 values; a PKCS#11 token may limit an
+   * object's size further. If a creation fails, the objects this call created are destroyed (best
+   * effort) and the old set stays.
+   */
+  void replaceDataObjects(String label, List<byte[]> values) throws HsmException;
 
   /** What the token offers, detected at start-up. */
   HsmCapabilities capabilities();

@@ -918,6 +918,7 @@ public final class Pkcs11Hsm implements Hsm {
   // ---------------------------------------------------------------- data objects
 
   private static final int MAX_DATA_OBJECT = 64 * 1024;
+  private static final int MAX_DATA_OBJECTS = 1024;
 
   private static AttributeVector dataObject(String label) {
     return new AttributeVector().class_(CKO_DATA).token(true).private_(true).label(label);
@@ -948,19 +949,39 @@ public final class Pkcs11Hsm implements Hsm {
   }
 
   @Override
-  public void replaceDataObject(String label, byte[] value) throws HsmException {
+  public void replaceDataObjects(String label, List<byte[]> values) throws HsmException {
     checkEd25519Label(label);
-    if (value == null || value.length == 0 || value.length > MAX_DATA_OBJECT) {
-      throw new HsmPolicyException("a data object holds 1.." + MAX_DATA_OBJECT + " bytes");
+    if (values == null || values.isEmpty() || values.size() > MAX_DATA_OBJECTS) {
+      throw new HsmPolicyException("a replacement holds 1.." + MAX_DATA_OBJECTS + " data objects");
     }
-    byte[] v = value.clone();
+    List<byte[]> vs = new ArrayList<>(values.size());
+    for (byte[] value : values) {
+      if (value == null || value.length == 0 || value.length > MAX_DATA_OBJECT) {
+        throw new HsmPolicyException("a data object holds 1.." + MAX_DATA_OBJECT + " bytes");
+      }
+      vs.add(value.clone());
+    }
     withReadGate(g -> {
       synchronized (g.adminLock) {
         return p11(g, Ckr.Op.GENERATE, "data object " + label, () -> {
           long[] before = g.admin.findAllObjectsSingle(dataObject(label));
-          long created = g.admin.createObject(dataObject(label).modifiable(false).value(v));
+          List<Long> created = new ArrayList<>(vs.size());
+          try {
+            for (byte[] v : vs) {
+              created.add(g.admin.createObject(dataObject(label).modifiable(false).value(v)));
+            }
+          } catch (PKCS11Exception | RuntimeException e) {
+            for (long h : created) {
+              try {
+                g.admin.destroyObject(h);
+              } catch (PKCS11Exception | RuntimeException ignored) {
+                // best effort: a reader ignores an incomplete set, the next write removes it
+              }
+            }
+            throw e;
+          }
           for (long h : before) {
-            if (h == created) {
+            if (created.contains(h)) {
               continue;
             }
             try {

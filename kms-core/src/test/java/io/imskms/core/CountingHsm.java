@@ -181,6 +181,11 @@ final class CountingHsm implements Hsm {
   }
 
   @Override
+  public void replaceDataObjects(String label, List<byte[]> values) throws HsmException {
+    delegate.replaceDataObjects(label, values);
+  }
+
+  @Override
   public byte[] generateEd25519Key(String label) throws HsmException {
     return delegate.generateEd25519Key(label);
   }

@@ -78,6 +78,7 @@ public final class InsecureSoftwareHsm implements Hsm {
   private static final KeySpec EC_PRIVATE = KeySpec.of(KeyAlgorithm.EC_P256, KeyUsage.DERIVE);
   private static final int MAX_RANDOM = 1024;
   private static final int MAX_DATA_OBJECT = 64 * 1024;
+  private static final int MAX_DATA_OBJECTS = 1024;
 
   private final SecureRandom random = new SecureRandom();
   private final Map<String, Secret> longTerm = new ConcurrentHashMap<>();
@@ -304,13 +305,20 @@ public final class InsecureSoftwareHsm implements Hsm {
   }
 
   @Override
-  public void replaceDataObject(String label, byte[] value) throws HsmException {
+  public void replaceDataObjects(String label, List<byte[]> values) throws HsmException {
     checkEd25519Label(label);
-    if (value == null || value.length == 0 || value.length > MAX_DATA_OBJECT) {
-      throw new HsmPolicyException("a data object holds 1.." + MAX_DATA_OBJECT + " bytes");
+    if (values == null || values.isEmpty() || values.size() > MAX_DATA_OBJECTS) {
+      throw new HsmPolicyException("a replacement holds 1.." + MAX_DATA_OBJECTS + " data objects");
+    }
+    List<byte[]> copies = new ArrayList<>(values.size());
+    for (byte[] value : values) {
+      if (value == null || value.length == 0 || value.length > MAX_DATA_OBJECT) {
+        throw new HsmPolicyException("a data object holds 1.." + MAX_DATA_OBJECT + " bytes");
+      }
+      copies.add(value.clone());
     }
     checkUsable();
-    dataObjects.put(label, List.of(value.clone()));
+    dataObjects.put(label, List.copyOf(copies));
   }
 
   @Override

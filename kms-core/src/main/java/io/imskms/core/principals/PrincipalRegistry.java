@@ -182,6 +182,9 @@ public final class PrincipalRegistry implements Principals {
       PrincipalRecord old = current;
       PrincipalRecord doc = readChecked();
       current = doc;
+      if (doc == old) {
+        return List.of(); // the store returns the same instance while the bytes are unchanged
+      }
       List<PrincipalRecord.Entry> changes = new ArrayList<>();
       for (PrincipalRecord.Entry e : doc.entries().values()) {
         Optional<PrincipalRecord.Entry> b = old.entry(e.id());

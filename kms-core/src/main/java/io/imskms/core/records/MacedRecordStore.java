@@ -12,25 +12,44 @@ import io.imskms.hsm.KeyRef;
 import io.imskms.hsm.KeySpec;
 import io.imskms.hsm.KeyUsage;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
- * A small document shared by every node that uses a token, kept in that token: a private token
- * data object whose value is {@code tag(32) ‖ document}, tag = HMAC-SHA-256 under a token key
+ * A document shared by every node that uses a token, kept in that token as one or more private
+ * token data objects ("chunks") under one label. Each chunk's value is
+ * {@code "imskmsR2"(8) ‖ sequence(8) ‖ writeId(8) ‖ index(4) ‖ count(4) ‖ [tag(32), chunk 0 only]
+ * ‖ part}; the parts, in index order, are the document. tag = HMAC-SHA-256 under a token key
  * {@code macLabel#v1} (generated in the token with the first document, never extractable) over
- * {@code macContext ‖ document}. The key lifecycle ({@link KeyLifecycleStore}) and the revoked and
+ * {@code macContext ‖ "imskmsR2" ‖ sequence ‖ writeId ‖ count ‖ document}: it covers the whole
+ * document and the chunking, so no chunk can be changed, dropped, reordered or taken from another
+ * write. A chunk holds at most {@link #CHUNK_BYTES} bytes; a document at most
+ * {@link #MAX_CHUNKS} chunks. The key lifecycle ({@link KeyLifecycleStore}) and the revoked and
  * re-enrolled principals ({@code io.imskms.core.principals}) each have one, under their own
  * label, MAC key and context.
+ *
+ * <p>A write creates every chunk of the new document (a new sequence and a random write id)
+ * before it destroys the old ones ({@link Hsm#replaceDataObjects}), so a reader sees the complete
+ * old document, the complete new one, or both, possibly next to an incomplete new one. A reader
+ * groups the chunks by (sequence, write id) and takes the highest complete group; a group with a
+ * missing index or two different chunks at one index is incomplete. If no group is complete the
+ * read is refused. A value without the "imskmsR2" marker is the single-object format written
+ * before chunking ({@code tag(32) ‖ document}, tag over {@code macContext ‖ document}) and is
+ * still read, so existing tokens keep working; the next write replaces it with chunks.
  *
  * <p>Security guarantees: integrity and origin of the document against whoever lacks the user
  * PIN; a PIN holder can write anything (as they can use any key). A document changed by anything
  * but this class through the HSM fails verification. A removed document is refused while its MAC
- * key is in the token (no silent fall-back to the empty document). Not against rollback: a copy
- * of the token files from before a change restores its predecessor; a running reader refuses a
- * lower sequence than it has seen (the callers check it).
+ * key is in the token (no silent fall-back to the empty document), and so is one with a chunk
+ * missing. Not against rollback: a copy of the token files from before a change restores its
+ * predecessor; a running reader refuses a lower sequence than it has seen (the callers check it).
  *
  * @param <T> the document type
  */
@@ -42,9 +61,23 @@ public final class MacedRecordStore<T> {
 
     byte[] encode(T doc);
 
-    /** Grows with every write; of two complete objects, the higher wins. */
+    /** Grows with every write; of two complete documents, the higher wins. */
     long sequence(T doc);
   }
+
+  /**
+   * Largest chunk value, header included: 32 KiB, half of what hsm-adapter accepts per object,
+   * because tokens limit data objects differently (SoftHSM2 not at all, many HSMs at some tens of
+   * KiB); see docs/architecture.md, "Devices".
+   */
+  public static final int CHUNK_BYTES = 32 * 1024;
+  /** Most chunks of one document (hsm-adapter's limit per replacement): 32 MiB in all. */
+  public static final int MAX_CHUNKS = 1024;
+
+  private static final byte[] MAGIC = "imskmsR2".getBytes(StandardCharsets.US_ASCII);
+  private static final int HEADER = 8 + 8 + 8 + 4 + 4;
+  private static final int TAG = 32;
+  private static final SecureRandom WRITE_IDS = new SecureRandom();
 
   private static final KeySpec MAC_SPEC =
       KeySpec.of(KeyAlgorithm.HMAC_SHA256, KeyUsage.SIGN, KeyUsage.VERIFY);
@@ -55,7 +88,7 @@ public final class MacedRecordStore<T> {
   private final byte[] macContext;
   private final Codec<T> codec;
   private final T none;
-  private byte[] lastRaw = new byte[0];
+  private List<byte[]> lastRaw = List.of();
   private T lastRead;
 
   /**
@@ -81,10 +114,10 @@ public final class MacedRecordStore<T> {
   /**
    * The document in the token, or {@code none} if there is none yet. Verifies the MAC only when
    * the bytes changed since the last read (a poll of an unchanged document costs one object
-   * search and one attribute read).
+   * search and one attribute read per chunk).
    *
-   * @throws HsmIntegrityException if an object does not verify, does not parse, or the MAC key
-   *     exists while no document does (removed)
+   * @throws HsmIntegrityException if a document does not verify, does not parse, has a chunk
+   *     missing or inconsistent, or the MAC key exists while no document does (removed)
    * @throws HsmException if the token cannot be read
    */
   public synchronized T read() throws HsmException {
@@ -101,34 +134,181 @@ public final class MacedRecordStore<T> {
           + objectLabel + " record: it was removed; refusing to fall back to an empty record");
     }
     T best = null;
-    byte[] bestRaw = null;
+    List<byte[]> bestRaw = null;
+    Map<Group, Group> groups = new HashMap<>();
     for (byte[] raw : values) {
-      T doc = Arrays.equals(raw, lastRaw) ? lastRead : verify(raw);
+      if (!isChunk(raw)) {
+        List<byte[]> one = List.of(raw);
+        T doc = sameAsLast(one) ? lastRead : verifyLegacy(raw);
+        if (best == null || codec.sequence(doc) > codec.sequence(best)) {
+          best = doc;
+          bestRaw = one;
+        }
+        continue;
+      }
+      Group key = parseHeader(raw);
+      groups.computeIfAbsent(key, k -> k).add(key.firstIndex, key.count, raw);
+    }
+    Group chosen = null;
+    for (Group g : groups.values()) {
+      if (g.complete() && (chosen == null || g.compareTo(chosen) > 0)) {
+        chosen = g;
+      }
+    }
+    if (chosen != null) {
+      List<byte[]> raw = Arrays.asList(chosen.chunks);
+      T doc = sameAsLast(raw) ? lastRead : verifyChunks(chosen);
       if (best == null || codec.sequence(doc) > codec.sequence(best)) {
         best = doc;
         bestRaw = raw;
       }
+    }
+    if (best == null) {
+      throw new HsmIntegrityException("record " + objectLabel + " is incomplete: " + values.size()
+          + " chunk(s) but no complete, consistent set; refusing it");
     }
     lastRaw = bestRaw;
     lastRead = best;
     return best;
   }
 
-  private T verify(byte[] raw) throws HsmException {
-    if (raw.length <= 32) {
+  private boolean sameAsLast(List<byte[]> raw) {
+    if (raw.size() != lastRaw.size()) {
+      return false;
+    }
+    for (int i = 0; i < raw.size(); i++) {
+      if (!Arrays.equals(raw.get(i), lastRaw.get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean isChunk(byte[] raw) {
+    return raw.length >= MAGIC.length
+        && Arrays.equals(raw, 0, MAGIC.length, MAGIC, 0, MAGIC.length);
+  }
+
+  /** The chunks of one write, by index. */
+  private static final class Group implements Comparable<Group> {
+    final long sequence;
+    final long writeId;
+    final int firstIndex;
+    final int count;
+    byte[][] chunks;
+    boolean inconsistent;
+
+    Group(long sequence, long writeId, int index, int count) {
+      this.sequence = sequence;
+      this.writeId = writeId;
+      this.firstIndex = index;
+      this.count = count;
+    }
+
+    void add(int index, int chunkCount, byte[] raw) {
+      if (chunks == null) {
+        chunks = new byte[count][];
+      }
+      if (chunkCount != count) {
+        inconsistent = true;
+      } else if (chunks[index] == null) {
+        chunks[index] = raw;
+      } else if (!Arrays.equals(chunks[index], raw)) {
+        inconsistent = true;
+      }
+    }
+
+    boolean complete() {
+      if (inconsistent) {
+        return false;
+      }
+      for (byte[] c : chunks) {
+        if (c == null) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    @Override
+    public int compareTo(Group o) {
+      int c = Long.compare(sequence, o.sequence);
+      return c != 0 ? c : Long.compareUnsigned(writeId, o.writeId);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Group g && g.sequence == sequence && g.writeId == writeId;
+    }
+
+    @Override
+    public int hashCode() {
+      return Long.hashCode(sequence) * 31 + Long.hashCode(writeId);
+    }
+  }
+
+  private Group parseHeader(byte[] raw) throws HsmIntegrityException {
+    if (raw.length < HEADER) {
+      throw new HsmIntegrityException("record " + objectLabel + " has a truncated chunk");
+    }
+    ByteBuffer b = ByteBuffer.wrap(raw, MAGIC.length, HEADER - MAGIC.length);
+    long sequence = b.getLong();
+    long writeId = b.getLong();
+    int index = b.getInt();
+    int count = b.getInt();
+    if (count < 1 || count > MAX_CHUNKS || index < 0 || index >= count
+        || (index == 0 && raw.length < HEADER + TAG)) {
+      throw new HsmIntegrityException("record " + objectLabel + " has a malformed chunk");
+    }
+    return new Group(sequence, writeId, index, count);
+  }
+
+  private T verifyChunks(Group g) throws HsmException {
+    int length = g.chunks[0].length - HEADER - TAG;
+    for (int i = 1; i < g.count; i++) {
+      length += g.chunks[i].length - HEADER;
+    }
+    byte[] doc = new byte[length];
+    int at = g.chunks[0].length - HEADER - TAG;
+    System.arraycopy(g.chunks[0], HEADER + TAG, doc, 0, at);
+    for (int i = 1; i < g.count; i++) {
+      int n = g.chunks[i].length - HEADER;
+      System.arraycopy(g.chunks[i], HEADER, doc, at, n);
+      at += n;
+    }
+    byte[] tag = Arrays.copyOfRange(g.chunks[0], HEADER, HEADER + TAG);
+    try (HsmSession s = hsm.openSession()) {
+      s.verify(macKeyForReading(), chunkedMacInput(g.sequence, g.writeId, g.count, doc), tag);
+    }
+    T parsed = parse(doc);
+    if (codec.sequence(parsed) != g.sequence) {
+      throw new HsmIntegrityException("record " + objectLabel
+          + " verifies but its sequence disagrees with its chunks");
+    }
+    return parsed;
+  }
+
+  private T verifyLegacy(byte[] raw) throws HsmException {
+    if (raw.length <= TAG) {
       throw new HsmIntegrityException("record " + objectLabel + " is truncated");
     }
-    byte[] doc = Arrays.copyOfRange(raw, 32, raw.length);
-    KeyRef mac;
+    byte[] doc = Arrays.copyOfRange(raw, TAG, raw.length);
+    try (HsmSession s = hsm.openSession()) {
+      s.verify(macKeyForReading(), legacyMacInput(doc), Arrays.copyOf(raw, TAG));
+    }
+    return parse(doc);
+  }
+
+  private KeyRef macKeyForReading() throws HsmException {
     try {
-      mac = hsm.findKey(macLabel, 1);
+      return hsm.findKey(macLabel, 1);
     } catch (KeyNotFoundException e) {
       throw new HsmIntegrityException("record " + objectLabel + " exists but its MAC key "
           + macLabel + "#v1 is not in the token: refusing to trust it");
     }
-    try (HsmSession s = hsm.openSession()) {
-      s.verify(mac, macInput(doc), Arrays.copyOf(raw, 32));
-    }
+  }
+
+  private T parse(byte[] doc) throws HsmIntegrityException {
     try {
       return codec.decode(doc);
     } catch (IOException e) {
@@ -140,6 +320,8 @@ public final class MacedRecordStore<T> {
   /**
    * Writes {@code doc} (generating the MAC key in the token first if there is none). The caller
    * has read the current document and increased its sequence.
+   *
+   * @throws HsmPolicyException if the document needs more than {@link #MAX_CHUNKS} chunks
    */
   public synchronized void write(T doc) throws HsmException {
     KeyRef mac;
@@ -157,22 +339,47 @@ public final class MacedRecordStore<T> {
           + MAC_SPEC);
     }
     byte[] bytes = codec.encode(doc);
+    long sequence = codec.sequence(doc);
+    int first = CHUNK_BYTES - HEADER - TAG;
+    int rest = CHUNK_BYTES - HEADER;
+    int count = bytes.length <= first ? 1 : 1 + (bytes.length - first + rest - 1) / rest;
+    if (count > MAX_CHUNKS) {
+      throw new HsmPolicyException("record " + objectLabel + " would need " + count
+          + " chunks, more than " + MAX_CHUNKS);
+    }
+    long writeId = WRITE_IDS.nextLong();
     byte[] tag;
     try (HsmSession s = hsm.openSession()) {
-      tag = s.sign(mac, macInput(bytes));
+      tag = s.sign(mac, chunkedMacInput(sequence, writeId, count, bytes));
     }
-    byte[] raw = new byte[32 + bytes.length];
-    System.arraycopy(tag, 0, raw, 0, 32);
-    System.arraycopy(bytes, 0, raw, 32, bytes.length);
-    hsm.replaceDataObject(objectLabel, raw);
-    lastRaw = raw;
+    List<byte[]> chunks = new ArrayList<>(count);
+    int at = 0;
+    for (int i = 0; i < count; i++) {
+      int n = Math.min(bytes.length - at, i == 0 ? first : rest);
+      ByteBuffer b = ByteBuffer.allocate(HEADER + (i == 0 ? TAG : 0) + n);
+      b.put(MAGIC).putLong(sequence).putLong(writeId).putInt(i).putInt(count);
+      if (i == 0) {
+        b.put(tag);
+      }
+      b.put(bytes, at, n);
+      at += n;
+      chunks.add(b.array());
+    }
+    hsm.replaceDataObjects(objectLabel, chunks);
+    lastRaw = List.copyOf(chunks);
     lastRead = doc;
   }
 
-  private byte[] macInput(byte[] doc) {
+  private byte[] legacyMacInput(byte[] doc) {
     byte[] in = new byte[macContext.length + doc.length];
     System.arraycopy(macContext, 0, in, 0, macContext.length);
     System.arraycopy(doc, 0, in, macContext.length, doc.length);
     return in;
+  }
+
+  private byte[] chunkedMacInput(long sequence, long writeId, int count, byte[] doc) {
+    return ByteBuffer.allocate(macContext.length + MAGIC.length + 8 + 8 + 4 + doc.length)
+        .put(macContext).put(MAGIC).putLong(sequence).putLong(writeId).putInt(count).put(doc)
+        .array();
   }
 }
