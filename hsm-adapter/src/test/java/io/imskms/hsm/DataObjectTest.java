@@ -104,4 +104,40 @@ class DataObjectTest {
     assertThrows(HsmPolicyException.class, () -> hsm.replaceDataObject("Bad Label", b("x")));
     assertThrows(HsmPolicyException.class, () -> hsm.readDataObjects("../x"));
   }
+
+  @Test
+  void replaceMany_storesEverySetAndLeavesOnlyTheNewOne() throws Exception {
+    hsm.replaceDataObjects("kms-test-many", List.of(b("a0"), b("a1"), b("a2")));
+    List<String> first = new ArrayList<>();
+    for (byte[] v : hsm.readDataObjects("kms-test-many")) {
+      first.add(new String(v, StandardCharsets.UTF_8));
+    }
+    first.sort(null);
+    assertEquals(List.of("a0", "a1", "a2"), first);
+    hsm.replaceDataObjects("kms-test-many", List.of(b("b0"), b("b1")));
+    List<String> second = new ArrayList<>();
+    for (byte[] v : hsm.readDataObjects("kms-test-many")) {
+      second.add(new String(v, StandardCharsets.UTF_8));
+    }
+    second.sort(null);
+    assertEquals(List.of("b0", "b1"), second);
+  }
+
+  @Test
+  void replaceMany_refusesEmptyTooManyAndOversizeWithoutChangingAnything() throws Exception {
+    hsm.replaceDataObjects("kms-test-many-x", List.of(b("kept")));
+    assertThrows(HsmPolicyException.class,
+        () -> hsm.replaceDataObjects("kms-test-many-x", List.of()));
+    List<byte[]> tooMany = new ArrayList<>();
+    for (int i = 0; i < 1025; i++) {
+      tooMany.add(b("x"));
+    }
+    assertThrows(HsmPolicyException.class,
+        () -> hsm.replaceDataObjects("kms-test-many-x", tooMany));
+    assertThrows(HsmPolicyException.class, () -> hsm.replaceDataObjects("kms-test-many-x",
+        List.of(b("ok"), new byte[64 * 1024 + 1])));
+    List<byte[]> left = hsm.readDataObjects("kms-test-many-x");
+    assertEquals(1, left.size());
+    assertArrayEquals(b("kept"), left.get(0));
+  }
 }
