@@ -139,6 +139,7 @@ class KeyBackupRoundTripTest {
     // Token 1: backup-capable keys, a second version of Kkms (decrypt-only: two versions, two
     // states), enrolments and a message left for Bob.
     Map<String, String> kcvs1;
+    long principalSequence;
     Map<String, KeyState> states1;
     Credential bob;
     Credential vmBob;
@@ -161,7 +162,14 @@ class KeyBackupRoundTripTest {
       offer = o.offerBytes();
       ticket = grant.ticket();
       ring.rotate(KeyPurpose.TICKET_ROOT, Duration.ofHours(1));
-      PrincipalRegistry.load(hsm).revoke(KmsFixture.CAROL, "lost device");
+      PrincipalRegistry operator = PrincipalRegistry.load(hsm);
+      operator.revoke(KmsFixture.CAROL, "lost device");
+      // enough revoked principals with long reasons for a record of several chunks
+      for (int i = 0; i < 120; i++) {
+        operator.revoke("sip:lost" + i + "@ims.example.com", "r".repeat(200));
+      }
+      principalSequence = operator.record().sequence();
+      assertTrue(hsm.readDataObjects(PrincipalRegistry.OBJECT_LABEL).size() > 1);
       kcvs1 = kcvs(ring);
       states1 = states(ring);
     }
@@ -223,10 +231,13 @@ class KeyBackupRoundTripTest {
     try (Pkcs11Hsm hsm = target.open()) {
       hsm.admitRestoredKeys(plan.kcvs());
       KeyBackup.writeLifecycle(hsm, plan);
-      assertEquals(List.of("kms-principals: written (sequence 1)"),
+      assertEquals(List.of("kms-principals: written (sequence " + principalSequence + ")"),
           KeyBackup.writeRecords(hsm, plan));
-      // The revoked principal stays revoked on the restored token.
+      // The revoked principals stay revoked on the restored token (a record of several chunks).
       assertTrue(PrincipalRegistry.load(hsm).revoked(KmsFixture.CAROL));
+      assertTrue(PrincipalRegistry.load(hsm).revoked("sip:lost119@ims.example.com"));
+      assertEquals(121, PrincipalRegistry.load(hsm).revokedPrincipals().size());
+      assertTrue(hsm.readDataObjects(PrincipalRegistry.OBJECT_LABEL).size() > 1);
       assertFalse(PrincipalRegistry.load(hsm).revoked(BOB));
       KeyRing ring = KeyRing.load(hsm);
       assertEquals(kcvs1, kcvs(ring));
