@@ -8,9 +8,11 @@ import java.io.IOException;
 
 /**
  * Where the {@link KeyLifecycle} lives: a private token data object {@value #OBJECT_LABEL} in the
- * token that holds the keys, whose value is {@code tag(32) ‖ document}, with tag =
- * HMAC-SHA-256 under the token key {@value #MAC_LABEL}{@code #v1} (generated in the token, never
- * extractable) over {@value #MAC_CONTEXT_TEXT} ‖ document. A document changed by anything but
+ * token that holds the keys, in the chunk format of {@link
+ * io.imskms.core.records.MacedRecordStore} (one chunk; the single-object format of before,
+ * {@code tag(32) ‖ document}, is still read), with tag = HMAC-SHA-256 under the token key
+ * {@value #MAC_LABEL}{@code #v1} (generated in the token, never extractable) over
+ * {@value #MAC_CONTEXT_TEXT}, the chunking and the document. A document changed by anything but
  * the KMS through the HSM (an edit of the token files, a value written with a PKCS#11 tool without
  * the MAC key) fails verification, and the KMS keeps its last good state.
  *

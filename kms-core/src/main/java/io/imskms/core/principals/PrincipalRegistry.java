@@ -15,9 +15,10 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The revoked and re-enrolled principals, shared by every node that uses the token: a private
- * token data object {@value #OBJECT_LABEL}, MACed under the token key {@value #MAC_LABEL}{@code
- * #v1} like the key lifecycle record ({@link MacedRecordStore}; docs/architecture.md, "Devices").
+ * The revoked and re-enrolled principals, shared by every node that uses the token: private
+ * token data objects {@value #OBJECT_LABEL} (chunks of at most 32 KiB, as many as the record
+ * needs), MACed under the token key {@value #MAC_LABEL}{@code #v1} like the key lifecycle record
+ * ({@link MacedRecordStore}; docs/architecture.md, "Devices").
  *
  * <p>Lookups ({@link #revoked}, {@link #generation}, {@link #check}) read an immutable snapshot in
  * memory: no HSM operation per request. {@link #refresh()} re-reads the token (a server calls it
