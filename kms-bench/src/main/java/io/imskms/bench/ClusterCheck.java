@@ -474,6 +474,9 @@ public final class ClusterCheck {
         + " tried)");
     System.out.println("   through HAProxy during the outage, a fresh request got: " + lbAnswer);
 
+    // Redis answers before redis-start returns (it waits for a PING): a request the load got
+    // accepted in between is after the outage, not during it.
+    long restarting = System.nanoTime();
     cluster("redis-start");
     long back = System.nanoTime();
     Map<Integer, Long> serving = new ConcurrentHashMap<>();
@@ -515,10 +518,10 @@ public final class ClusterCheck {
     stop.set(true);
     bg.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
     long okInOutage = tally.okAt.stream().filter(t -> t > down
-        + TimeUnit.MILLISECONDS.toNanos(OUTAGE_DETECT_MS) && t < back).count();
+        + TimeUnit.MILLISECONDS.toNanos(OUTAGE_DETECT_MS) && t < restarting).count();
     System.out.println("   background load through HAProxy: " + tally);
     check(okInOutage == 0, "no request of the load was accepted between 2 s after Redis stopped"
-        + " and its return (" + okInOutage + ")");
+        + " and its restart (" + okInOutage + ")");
     check(tally.other.isEmpty(), "the load saw only answers and connection failures");
     tally.other.stream().limit(3).forEach(o -> System.out.println("     " + o));
   }
