@@ -46,15 +46,10 @@ public final class PrincipalRegistry implements Principals {
     this.current = current;
   }
 
-  /**
-   * Reads the record from the token ({@link PrincipalRecord#NONE} if the token never had one).
-   *
-   * @throws HsmIntegrityException if it does not verify, does not parse or was removed
-   * @throws HsmException if the token cannot be read
-   */
-  public static PrincipalRegistry load(Hsm hsm) throws HsmException {
-    MacedRecordStore<PrincipalRecord> store = new MacedRecordStore<>(hsm, OBJECT_LABEL, MAC_LABEL,
-        MAC_CONTEXT, new MacedRecordStore.Codec<>() {
+  /** The MACed store of a principal record under {@code label} (tests use another label). */
+  static MacedRecordStore<PrincipalRecord> store(Hsm hsm, String label) {
+    return new MacedRecordStore<>(hsm, label, MAC_LABEL, MAC_CONTEXT,
+        new MacedRecordStore.Codec<>() {
           @Override
           public PrincipalRecord decode(byte[] bytes) throws IOException {
             return PrincipalRecord.decode(bytes);
@@ -70,6 +65,16 @@ public final class PrincipalRegistry implements Principals {
             return doc.sequence();
           }
         }, PrincipalRecord.NONE);
+  }
+
+  /**
+   * Reads the record from the token ({@link PrincipalRecord#NONE} if the token never had one).
+   *
+   * @throws HsmIntegrityException if it does not verify, does not parse or was removed
+   * @throws HsmException if the token cannot be read
+   */
+  public static PrincipalRegistry load(Hsm hsm) throws HsmException {
+    MacedRecordStore<PrincipalRecord> store = store(hsm, OBJECT_LABEL);
     return new PrincipalRegistry(store, store.read());
   }
 

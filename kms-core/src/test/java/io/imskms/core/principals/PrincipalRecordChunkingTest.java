@@ -12,7 +12,6 @@ import io.imskms.hsm.HsmSession;
 import io.imskms.hsm.KeyRef;
 import io.imskms.hsm.Pkcs11Hsm;
 import io.imskms.hsm.SoftHsmTestToken;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -66,23 +65,7 @@ class PrincipalRecordChunkingTest {
   }
 
   private MacedRecordStore<PrincipalRecord> store() {
-    return new MacedRecordStore<>(hsm, LABEL, PrincipalRegistry.MAC_LABEL,
-        PrincipalRegistry.MAC_CONTEXT, new MacedRecordStore.Codec<>() {
-          @Override
-          public PrincipalRecord decode(byte[] bytes) throws IOException {
-            return PrincipalRecord.decode(bytes);
-          }
-
-          @Override
-          public byte[] encode(PrincipalRecord doc) {
-            return doc.encode();
-          }
-
-          @Override
-          public long sequence(PrincipalRecord doc) {
-            return doc.sequence();
-          }
-        }, PrincipalRecord.NONE);
+    return PrincipalRegistry.store(hsm, LABEL);
   }
 
   /** The chunks in the token, by index (the header as MacedRecordStore documents it). */
