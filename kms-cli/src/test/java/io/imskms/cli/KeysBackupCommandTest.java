@@ -247,6 +247,44 @@ class KeysBackupCommandTest {
   }
 
   @Test
+  @Order(6)
+  void import_withAMalformedComponent_isRefusedNamingItsFault_andImportsNothing()
+      throws Exception {
+    StringBuilder b = new StringBuilder();
+    for (String line : Files.readAllLines(work.resolve("c2"))) {
+      if (!line.startsWith("#")) {
+        b.append(line.replace(" ", ""));
+      }
+    }
+    String digits = b.toString();
+    assertEquals(68, digits.length());
+    char lastCheck = digits.charAt(67);
+    String[][] cases = {
+        {digits.substring(0, 67), "component 2: expected 68 hex digits (64 of the component,"
+            + " 4 check digits), got 67"},
+        {digits + "0", "component 2: expected 68 hex digits (64 of the component,"
+            + " 4 check digits), got 69"},
+        {digits.substring(0, 5) + "z" + digits.substring(6), "component 2: not hexadecimal"},
+        {digits.substring(0, 67) + (lastCheck == '0' ? '1' : '0'),
+            "component 2: the check digits do not match the component"}};
+    for (String[] c : cases) {
+      Path bad = work.resolve("malformed-component");
+      Files.writeString(bad, c[0] + "\n");
+      CliRun r = run(target, "target", "keys", "import", "--in",
+          work.resolve("keys.backup").toString(), "--component-file", component("c1"),
+          "--component-file", bad.toString());
+      Files.delete(bad);
+      assertEquals(ExitCodes.FAILURE, r.exitCode(), r.toString());
+      assertTrue(r.err().contains(c[1]), c[1] + " / " + r);
+      assertFalse(r.out().contains(digits.substring(0, 64))
+          || r.err().contains(digits.substring(0, 64)), "the component is never echoed");
+      assertNothingSecret(r);
+    }
+    CliRun list = run(target, "target", "keys", "list");
+    assertNotEquals(ExitCodes.OK, list.exitCode(), "nothing imported: " + list);
+  }
+
+  @Test
   @Order(7)
   void import_restoresEveryKeyWithTheSameKcvAndState_thenSkipsThemTheSecondTime()
       throws Exception {
