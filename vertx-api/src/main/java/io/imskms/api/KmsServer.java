@@ -17,6 +17,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.PlatformHandler;
+import io.vertx.ext.web.openapi.router.OpenAPIRoute;
 import io.vertx.ext.web.openapi.router.RequestExtractor;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.openapi.contract.OpenAPIContract;
@@ -38,8 +39,9 @@ import org.slf4j.MDC;
  *
  * <p>Request pipeline: request id, access log and read timeout ({@link RequestTracking}) → body
  * (at most {@code http.bodyLimitBytes}) → client certificate present on mailbox-only routes →
- * OpenAPI validation → the operation's handler (identity of the client certificate, decoding) →
- * {@link KmsOperations} on the worker → JSON. Every failure on the way goes to {@link Problems}.
+ * OpenAPI validation ({@link BodyValidation} on the protocol routes, validators built once) →
+ * the operation's handler (identity of the client certificate, decoding) → {@link KmsOperations}
+ * on the worker → JSON. Every failure on the way goes to {@link Problems}.
  */
 public final class KmsServer extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(KmsServer.class);
@@ -153,9 +155,9 @@ public final class KmsServer extends VerticleBase {
       rc.next();
     });
 
-    rb.getRoute("bootstrap").setDoSecurity(false).addHandler(this::bootstrap);
-    rb.getRoute("mailboxKeyRequest").setDoSecurity(false).addHandler(this::mailboxKeyRequest);
-    rb.getRoute("retrieve").setDoSecurity(false).addHandler(this::retrieve);
+    protocolRoute(rb, contract, "bootstrap").addHandler(this::bootstrap);
+    protocolRoute(rb, contract, "mailboxKeyRequest").addHandler(this::mailboxKeyRequest);
+    protocolRoute(rb, contract, "retrieve").addHandler(this::retrieve);
     rb.getRoute("openapi").addHandler(rc -> rc.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/yaml").end(document.yaml()));
     rb.getRoute("live").addHandler(rc -> json(rc, 200, new JsonObject().put("status", "UP")));
@@ -172,6 +174,24 @@ public final class KmsServer extends VerticleBase {
       router.errorHandler(status, problems);
     }
     return router;
+  }
+
+  /**
+   * A protocol operation's route: security is checked by the root handler above (401 before the
+   * body is looked at); the body is validated by a {@link BodyValidation} made here, once, in
+   * place of the RouterBuilder's validation, which builds a schema validator per request.
+   */
+  private static OpenAPIRoute protocolRoute(RouterBuilder rb, OpenAPIContract contract,
+      String operationId) {
+    OpenAPIRoute route = rb.getRoute(operationId).setDoSecurity(false);
+    Operation op = route.getOperation();
+    if (BodyValidation.supports(op)) {
+      route.setDoValidation(false).addHandler(new BodyValidation(contract, op));
+    } else {
+      LOG.warn("operation {} declares parameters: validated per request by the RouterBuilder",
+          operationId);
+    }
+    return route;
   }
 
   private static boolean requiresMailboxTls(Operation op) {

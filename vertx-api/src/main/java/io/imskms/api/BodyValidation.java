@@ -1,0 +1,168 @@
+package io.imskms.api;
+
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.HttpException;
+import io.vertx.ext.web.handler.InputTrustHandler;
+import io.vertx.ext.web.openapi.router.RouterBuilder;
+import io.vertx.json.schema.JsonSchema;
+import io.vertx.json.schema.JsonSchemaValidationException;
+import io.vertx.json.schema.OutputUnit;
+import io.vertx.json.schema.Validator;
+import io.vertx.openapi.contract.MediaType;
+import io.vertx.openapi.contract.OpenAPIContract;
+import io.vertx.openapi.contract.Operation;
+import io.vertx.openapi.contract.RequestBody;
+import io.vertx.openapi.validation.RequestParameter;
+import io.vertx.openapi.validation.SchemaValidationException;
+import io.vertx.openapi.validation.ValidatedRequest;
+import io.vertx.openapi.validation.ValidationContext;
+import io.vertx.openapi.validation.ValidatorErrorType;
+import io.vertx.openapi.validation.ValidatorException;
+import io.vertx.openapi.validation.analyser.ContentAnalyser;
+import io.vertx.openapi.validation.impl.RequestParameterImpl;
+import io.vertx.openapi.validation.impl.ValidatedRequestImpl;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The request validation of one contract operation that has a request body and no parameters,
+ * with its JSON-schema validators built once, at start-up.
+ *
+ * <p>Why: vertx-openapi 5.0's RouterBuilder validates every request with
+ * {@code contract.getSchemaRepository().validator(schema)}, which builds a new validator per
+ * request (and copies the repository's lookup table of every schema of the contract), and it runs
+ * that validation through {@code vertx.executeBlocking}: two thread hops per request. This handler
+ * does the same checks, in the same order, with the same exceptions (so {@link Problems} maps
+ * them to the same codes), synchronously on the event loop, with validators made once per media
+ * type of the operation. See docs/api.md, "Request pipeline".
+ *
+ * <p>The checks, as vertx-openapi 5.0.7's {@code RequestValidatorImpl.validateBody} and
+ * {@code BaseValidator.validate} make them: a required body that is absent or empty is refused
+ * ({@link ValidatorErrorType#MISSING_REQUIRED_PARAMETER}); the {@code Content-Type} header must
+ * select one of the operation's media types by the contract's own rule
+ * ({@link RequestBody#determineContentType}) and that media type must have a content analyser
+ * ({@link ValidatorErrorType#UNSUPPORTED_VALUE_FORMAT}); the body must parse
+ * ({@link ValidatorErrorType#ILLEGAL_VALUE}); and it must match the media type's schema
+ * ({@link SchemaValidationException} with the validator's output unit). What the route's handlers
+ * read is what the RouterBuilder put there: a {@link ValidatedRequest} under
+ * {@link RouterBuilder#KEY_META_DATA_VALIDATED_REQUEST} whose body is the parsed JSON.
+ *
+ * <p>Operations with parameters (path, query, header, cookie) are not handled here:
+ * {@link #supports} says no and the route keeps the RouterBuilder's own validation.
+ */
+final class BodyValidation implements InputTrustHandler {
+  private final String operationId;
+  private final RequestBody requestBody;
+  /** Per media type of the operation: its validator, or null where 5.0 skips the schema. */
+  private final Map<MediaType, Validator> validators = new IdentityHashMap<>();
+
+  /** True when this class validates everything the contract says about {@code op}'s requests. */
+  static boolean supports(Operation op) {
+    return (op.getParameters() == null || op.getParameters().isEmpty())
+        && op.getRequestBody() != null;
+  }
+
+  BodyValidation(OpenAPIContract contract, Operation op) {
+    if (!supports(op)) {
+      throw new IllegalArgumentException("operation " + op.getOperationId()
+          + " has parameters or no request body: keep the RouterBuilder's validation");
+    }
+    this.operationId = op.getOperationId();
+    this.requestBody = op.getRequestBody();
+    for (MediaType mt : requestBody.getContent().values()) {
+      validators.put(mt, schemaValidationRequired(mt)
+          ? contract.getSchemaRepository().validator(mt.getSchema()) : null);
+    }
+  }
+
+  String operationId() {
+    return operationId;
+  }
+
+  @Override
+  public void handle(RoutingContext rc) {
+    ValidatedRequest validated;
+    try {
+      Buffer body = rc.body() == null ? null : rc.body().buffer();
+      validated = validate(rc.request().getHeader(HttpHeaders.CONTENT_TYPE), body);
+    } catch (ValidatorException e) {
+      // As the RouterBuilder does: a 400 HttpException with the validator's exception as cause.
+      rc.fail(new HttpException(400, e.getMessage(), e));
+      return;
+    } catch (RuntimeException e) {
+      rc.fail(e);
+      return;
+    }
+    rc.put(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST, validated);
+    rc.next();
+  }
+
+  /**
+   * Validates one request of this operation.
+   *
+   * @param contentType the {@code Content-Type} header, or null
+   * @param body the body as received, or null
+   * @throws ValidatorException (or its {@link SchemaValidationException}) when refused
+   */
+  ValidatedRequest validate(String contentType, Buffer body) {
+    RequestParameter received = new RequestParameterImpl(body);
+    return new ValidatedRequestImpl(Map.of(), Map.of(), Map.of(), Map.of(),
+        validateBody(contentType, received));
+  }
+
+  private RequestParameter validateBody(String contentType, RequestParameter received) {
+    if (received.isEmpty()) {
+      if (requestBody.isRequired()) {
+        throw new ValidatorException("The related request does not contain the required body.",
+            ValidatorErrorType.MISSING_REQUIRED_PARAMETER);
+      }
+      return new RequestParameterImpl(null);
+    }
+    MediaType mediaType = requestBody.determineContentType(contentType);
+    Buffer content = received.getBuffer(Buffer.buffer());
+    ContentAnalyser analyser = mediaType == null ? null
+        : ContentAnalyser.getContentAnalyser(mediaType, contentType, content,
+            ValidationContext.REQUEST);
+    if (analyser == null) {
+      throw new ValidatorException("The format of the request body is not supported",
+          ValidatorErrorType.UNSUPPORTED_VALUE_FORMAT);
+    }
+    analyser.checkSyntacticalCorrectness();
+    if (!validators.containsKey(mediaType)) {
+      // determineContentType answers one of requestBody.getContent()'s values; never here.
+      throw new IllegalStateException("media type not prepared for " + operationId);
+    }
+    Validator validator = validators.get(mediaType);
+    if (validator == null) {
+      return new RequestParameterImpl(content); // as 5.0: the raw bytes, unvalidated
+    }
+    Object value = analyser.transform();
+    OutputUnit result = validator.validate(value);
+    try {
+      result.checkValidity();
+      return new RequestParameterImpl(value);
+    } catch (JsonSchemaValidationException e) {
+      throw SchemaValidationException.createInvalidValueBody(result, ValidationContext.REQUEST, e);
+    }
+  }
+
+  /** vertx-openapi 5.0's rule: no schema, or a bare binary string, is not validated. */
+  private static boolean schemaValidationRequired(MediaType mt) {
+    JsonSchema schema = mt.getSchema();
+    if (schema == null) {
+      return false;
+    }
+    boolean binaryString = "string".equalsIgnoreCase(String.valueOf((Object) schema.get("type")))
+        && "binary".equalsIgnoreCase(String.valueOf((Object) schema.get("format")))
+        && schema.fieldNames().size() == 2;
+    return !binaryString;
+  }
+
+  @Override
+  public String toString() {
+    return "BodyValidation[" + Objects.toString(operationId) + "]";
+  }
+}

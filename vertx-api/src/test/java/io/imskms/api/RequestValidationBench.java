@@ -1,0 +1,135 @@
+package io.imskms.api;
+
+import io.vertx.core.Context;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.openapi.contract.OpenAPIContract;
+import io.vertx.openapi.contract.Operation;
+import io.vertx.openapi.validation.RequestValidator;
+import io.vertx.openapi.validation.impl.RequestParameterImpl;
+import io.vertx.openapi.validation.impl.RequestValidatorImpl;
+import io.vertx.openapi.validation.impl.ValidatableRequestImpl;
+import java.lang.management.ManagementFactory;
+import java.util.HashMap;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+
+/**
+ * What request-body validation costs per request, the RouterBuilder's way (a validator built per
+ * request, run through {@code executeBlocking}) against {@link BodyValidation} (validators built
+ * once, run on the event loop), for each protocol operation, in one JVM, alternating. Prints
+ * numbers; asserts nothing about time. Runs only with {@code -Dkms.bench=true}:
+ *
+ * <pre>mvn -B test -pl vertx-api -Dtest=RequestValidationBench -Dkms.bench=true</pre>
+ *
+ * <p>Columns: {@code router} is the RouterBuilder's full path from the event loop (extract →
+ * executeBlocking → validate → back on the loop), chained one request after the other: wall time
+ * and process CPU per request. {@code router-body} is the same validator's synchronous body check
+ * alone (its validator still built per call), and {@code prebuilt} is {@link BodyValidation}: CPU
+ * time and bytes allocated per request on the calling thread.
+ */
+@EnabledIfSystemProperty(named = "kms.bench", matches = "true")
+class RequestValidationBench {
+  private static final int N = Integer.getInteger("kms.bench.requests", 50_000);
+  private static final int ROUNDS = Integer.getInteger("kms.bench.rounds", 3);
+
+  private static final com.sun.management.ThreadMXBean THREADS =
+      (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+  private static final com.sun.management.OperatingSystemMXBean OS =
+      (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+  @Test
+  void validationCostPerRequest_routerBuilderVersusPrebuilt() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      OpenAPIContract contract = OpenAPIContract.from(vertx,
+          OpenApiDocument.load().forValidator()).await();
+      RequestValidatorImpl router = (RequestValidatorImpl) RequestValidator.create(vertx,
+          contract);
+      System.out.printf("%-18s %5s %14s %14s %14s %12s %14s %12s%n", "operation", "round",
+          "router wall us", "router cpu us", "router-body us", "router-body B", "prebuilt us",
+          "prebuilt B");
+      for (int round = 1; round <= ROUNDS; round++) {
+        for (String op : List.of("bootstrap", "mailboxKeyRequest", "retrieve")) {
+          Operation operation = contract.operation(op);
+          Buffer body = BodyValidationTest.valid(op).toBuffer();
+          BodyValidation prebuilt = new BodyValidation(contract, operation);
+          double[] full = routerPath(vertx, router, op, body, round == 1 ? N / 2 : 0);
+          double[] sync = perCall(() -> router.validateBody(operation.getRequestBody(),
+              request(body)), round == 1 ? N : 0);
+          double[] now = perCall(() -> prebuilt.validate("application/json", body),
+              round == 1 ? N : 0);
+          System.out.printf("%-18s %5d %14.1f %14.1f %14.1f %12.0f %14.1f %12.0f%n", op, round,
+              full[0], full[1], sync[0], sync[1], now[0], now[1]);
+        }
+      }
+      System.out.printf("(%d requests per cell, %d cores, load average %.2f)%n", N,
+          Runtime.getRuntime().availableProcessors(), OS.getSystemLoadAverage());
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  private static ValidatableRequestImpl request(Buffer body) {
+    return new ValidatableRequestImpl(new HashMap<>(), new HashMap<>(), new HashMap<>(),
+        new HashMap<>(), new RequestParameterImpl(body), "application/json");
+  }
+
+  /** CPU microseconds and bytes allocated per call on this thread, after {@code warm} calls. */
+  private static double[] perCall(Runnable call, int warm) {
+    for (int i = 0; i < warm; i++) {
+      call.run();
+    }
+    long tid = Thread.currentThread().getId();
+    long bytes0 = THREADS.getThreadAllocatedBytes(tid);
+    long cpu0 = THREADS.getCurrentThreadCpuTime();
+    for (int i = 0; i < N; i++) {
+      call.run();
+    }
+    long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
+    long bytes = THREADS.getThreadAllocatedBytes(tid) - bytes0;
+    return new double[] {cpu / 1000.0 / N, (double) bytes / N};
+  }
+
+  /**
+   * The RouterBuilder's path, one request after the other from an event loop: wall and process
+   * CPU microseconds per request.
+   */
+  private static double[] routerPath(Vertx vertx, RequestValidator router, String op,
+      Buffer body, int warm) {
+    Context ctx = vertx.getOrCreateContext();
+    if (warm > 0) {
+      chain(ctx, router, op, body, warm);
+    }
+    long cpu0 = OS.getProcessCpuTime();
+    long t0 = System.nanoTime();
+    chain(ctx, router, op, body, N);
+    long wall = System.nanoTime() - t0;
+    long cpu = OS.getProcessCpuTime() - cpu0;
+    return new double[] {wall / 1000.0 / N, cpu / 1000.0 / N};
+  }
+
+  private static void chain(Context ctx, RequestValidator router, String op, Buffer body,
+      int n) {
+    Promise<Void> done = Promise.promise();
+    ctx.runOnContext(v -> next(router, op, body, n, done));
+    done.future().await();
+  }
+
+  private static void next(RequestValidator router, String op, Buffer body, int left,
+      Promise<Void> done) {
+    if (left == 0) {
+      done.complete();
+      return;
+    }
+    router.validate(request(body), op).onComplete(ar -> {
+      if (ar.failed()) {
+        done.fail(ar.cause());
+        return;
+      }
+      next(router, op, body, left - 1, done);
+    });
+  }
+}
