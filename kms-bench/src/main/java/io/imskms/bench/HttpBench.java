@@ -102,11 +102,13 @@ public final class HttpBench {
   record Options(boolean quick, List<Integer> concurrency, double seconds, double warmup,
       List<Flow> flows, List<Integer> otherConcurrency, int reps, double openRate,
       double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
-      boolean bound, double serverWarmup, URI url, Path credentials, Path tls) {}
+      boolean bound, double serverWarmup, URI url, Path credentials, Path tls,
+      double soakSeconds, double soakShare, List<Integer> principals, double settleSeconds,
+      double warmupMax) {}
 
-  private final Options o;
+  final Options o;
   private final Clock clock = Clock.systemUTC();
-  private final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
+  final Bootstrapping bootstrapping = new Bootstrapping(clock, RandomSource.secure());
   private final UeClient ue = new UeClient(clock, RandomSource.secure());
   private final MailboxClient mailbox = new MailboxClient(clock, RandomSource.secure());
   private final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -114,8 +116,10 @@ public final class HttpBench {
   private final ProcSampler self = new ProcSampler(ProcessHandle.current().pid());
 
   private SoftHsmTestToken token;
-  private Pkcs11Hsm hsm;
+  Pkcs11Hsm hsm;
+  LongTermKeys keys;
   private DeferredDeliveryService service;
+  EcdhEnrolment enrolment;
   private Credential alice;
   private ClientSession sa;
   private ClientSession sm;
@@ -123,17 +127,17 @@ public final class HttpBench {
   private byte[] offerForRetrieval;
   private byte[] ticketForRetrieval;
 
-  private Process server;
-  private ProcSampler proc;
+  Process server;
+  ProcSampler proc;
   private int port;
   private Path tlsDir;
-  private Vertx vertx;
-  private final List<KmsHttpClient> ueClients = new ArrayList<>();
+  Vertx vertx;
+  final List<KmsHttpClient> ueClients = new ArrayList<>();
   private final List<KmsHttpClient> mailboxClients = new ArrayList<>();
   private WebClient metricsClient;
   /** One Vert.x context per client (the open loop sends from it). */
-  private final List<io.vertx.core.Context> contexts = new ArrayList<>();
-  private long totalErrors;
+  final List<io.vertx.core.Context> contexts = new ArrayList<>();
+  long totalErrors;
 
   /** Clients of the open loop: each carries one request at a time (no new TLS connections). */
   static final int OPEN_LOOP_CLIENTS = 64;
@@ -174,12 +178,26 @@ public final class HttpBench {
                                 [--flows bootstrap,fig17,fig17-e2m,fig18] [--reps N]
                                 [--open-rate R] [--open-seconds S] [--server-pool N]
                                 [--server-workers N] [--server-warmup S] [--no-bound]
+                                [--soak S [--soak-share F]] [--principals N,N,...]
         --quick          Figure 17 at 1,2,4,8, the other flows at 4, 3 s steps, then an open
                          loop at half the best rate; ends with ratio=R p99_ms=P rps=N errors=E
         --concurrency    closed-loop clients, each with its own keep-alive connection
         --open-rate R    also an open loop at R requests/s per flow (latency from the intended
                          send time, so queueing is counted)
         --server-pool N  the server's hsm.poolSize (default 4); --server-workers: worker.poolSize
+        --server-warmup S  JIT warm-up per flow before measuring; then more warm-up, up to
+                         --warmup-max S in all, until the server's JIT compiler threads use
+                         under 5% of its CPU (quick: 2 s and 25 s; otherwise 10 s and 120 s)
+        --soak S         after the closed-loop steps, an open loop of Figure 17 for S seconds at
+                         --soak-share (0.8) of the best closed-loop rate of this run; prints RSS
+                         and heap once a minute, errors, and the server's live HSM session
+                         objects and token objects before and after
+        --principals N,N,...  instead of the steps: bootstraps of distinct UE principals over
+                         HTTPS (enrolled in this JVM through the real ECDH enrolment), with the
+                         server's RSS and heap after a full GC at each count (e.g.
+                         1000,10000,100000,1000000); the first count is cycled
+                         for --settle S (default 45) so the replay cache (window set to 30 s in
+                         this mode) is at its steady size before the first sample
         --url URL        load a RUNNING KMS (e.g. bin/kms up, or the load balancer of bin/kms
                          cluster up) instead of starting one: no HSM bound (--no-bound), no
                          server CPU/RSS or token counts; principals from --credentials DIR
@@ -206,6 +224,11 @@ public final class HttpBench {
     URI url = null;
     Path credentials = Path.of("var/demo");
     Path tls = Path.of("var/tls");
+    double soak = 0;
+    double soakShare = 0.8;
+    String principals = null;
+    double settle = 45;
+    double warmupMax = -1;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -236,13 +259,25 @@ public final class HttpBench {
             case "--url" -> url = URI.create(v);
             case "--credentials" -> credentials = Path.of(v);
             case "--tls-dir" -> tls = Path.of(v);
+            case "--soak" -> soak = Double.parseDouble(v);
+            case "--soak-share" -> soakShare = Double.parseDouble(v);
+            case "--principals" -> principals = v;
+            case "--settle" -> settle = Double.parseDouble(v);
+            case "--warmup-max" -> warmupMax = Double.parseDouble(v);
             default -> throw new IllegalArgumentException("unknown option " + a);
           }
         }
       }
     }
+    if (soakShare <= 0 || soakShare > 1) {
+      throw new IllegalArgumentException("--soak-share must be in (0, 1]");
+    }
     if (url != null) {
       bound = false;
+      if (principals != null) {
+        throw new IllegalArgumentException("--principals needs the benchmark's own server and"
+            + " token (it enrols principals there); it cannot be used with --url");
+      }
     } else if (kms == null) {
       throw new IllegalArgumentException("--kms PATH (the distribution's bin/kms) is required;"
           + " bin/kms bench http passes it");
@@ -253,7 +288,9 @@ public final class HttpBench {
         seconds > 0 ? seconds : quick ? 3 : 8, warmup >= 0 ? warmup : quick ? 1 : 2, fl,
         other != null ? Stats.intList(other) : quick ? List.of(4) : null, reps, openRate,
         openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound,
-        serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10, url, credentials, tls);
+        serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10, url, credentials, tls, soak, soakShare,
+        principals == null ? List.of() : Stats.intList(principals), settle,
+        warmupMax >= 0 ? warmupMax : quick ? 25 : 120);
   }
 
   // --- set-up ------------------------------------------------------------------------------
@@ -279,13 +316,36 @@ public final class HttpBench {
     }
 
     // JIT warm-up of the server (and of this JVM's client side), not reported.
-    for (Flow f : o.flows()) {
-      warmUp(f, o.serverWarmup());
+    List<Flow> warmFlows = o.principals().isEmpty() ? o.flows() : List.of(Flow.BOOTSTRAP);
+    long warmStart = System.nanoTime();
+    for (Flow f : warmFlows) {
+      warmUp(f, o.serverWarmup(), true);
     }
     if (proc != null) {
-      System.out.printf(Locale.ROOT, "warmed up: server CPU so far %.1f s, RSS %.0f MB; %.0f s"
-          + " since start%n", proc.cpu().total() / 1e9, proc.rssBytes() / 1e6,
-          (System.nanoTime() - started) / 1e9);
+      // Then 2 s slices until the JIT compiler threads use under 5% of the server's CPU, so
+      // the measured steps see a server close to its steady state (bounded by --warmup-max).
+      double jit = Double.NaN;
+      while ((System.nanoTime() - warmStart) / 1e9 < o.warmupMax()) {
+        ProcSampler.Cpu c0 = proc.cpu();
+        long j0 = proc.jitNanos();
+        for (Flow f : warmFlows) {
+          warmUp(f, 2, false);
+        }
+        long all = proc.cpu().minus(c0).total();
+        jit = all == 0 ? 0 : (double) (proc.jitNanos() - j0) / all;
+        if (jit < 0.05) {
+          break;
+        }
+      }
+      System.out.printf(Locale.ROOT, "warmed up: %.0f s of warm-up, JIT compiler %.0f%% of the"
+          + " server's CPU in its last slice; server CPU so far %.1f s, RSS %.0f MB; %.0f s since"
+          + " start%n", (System.nanoTime() - warmStart) / 1e9, 100 * jit,
+          proc.cpu().total() / 1e9, proc.rssBytes() / 1e6, (System.nanoTime() - started) / 1e9);
+    }
+    if (!o.principals().isEmpty()) {
+      new PrincipalSweep(this).run();
+      printEnd(tokenObjectsBefore, started);
+      return;
     }
 
     Map<String, Long> threadCpu0 = proc != null ? proc.threadCpu() : Map.of();
@@ -351,6 +411,9 @@ public final class HttpBench {
       openP99 = open.p99();
     }
 
+    if (o.soakSeconds() > 0 && best != null) {
+      soak(bestRps);
+    }
     if (proc == null) {
       if (best != null) {
         System.out.printf(Locale.ROOT, "%nrps=%.0f p99_ms=%.1f errors=%d (a running KMS: no"
@@ -371,12 +434,7 @@ public final class HttpBench {
         .forEach(e -> System.out.printf(Locale.ROOT, "  %-28s %7.1f s %5.1f%%%n", e.getKey(),
             e.getValue() / 1e9, 100.0 * e.getValue() / Math.max(1, all)));
 
-    long tokenObjectsAfter = tokenObjects();
-    System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
-        + " the bound's %d-session pool: %d; server RSS %.0f MB, threads %d, heap %.0f MB;"
-        + " load average %s; %.0f s%n", tokenObjectsBefore, tokenObjectsAfter,
-        hsm.status().poolSize(), hsm.countSessionObjects(), proc.rssBytes() / 1e6,
-        proc.threads(), heapBytes() / 1e6, loadAverage(), (System.nanoTime() - started) / 1e9);
+    printEnd(tokenObjectsBefore, started);
     if (best != null) {
       System.out.printf(Locale.ROOT, "ratio=%.2f p99_ms=%.1f rps=%.0f errors=%d%n",
           bestRatio, openP99, bestRps, totalErrors);
@@ -405,7 +463,7 @@ public final class HttpBench {
     Files.writeString(directoryFile, "{\"version\":1,\"mailboxes\":{\"" + VM_BOB
         + "\":{\"users\":[\"" + BOB + "\"]}}}", StandardCharsets.UTF_8);
     MailboxDirectory directory = MailboxDirectory.load(directoryFile);
-    LongTermKeys keys = LongTermKeys.of(ring);
+    keys = LongTermKeys.of(ring);
     // As vertx-api's CoreOperations assembles it, with the server's defaults.
     ReplayCache replay = new ReplayCache(Duration.ofSeconds(300), 1_000_000, clock);
     DeferredDeliveryOptions options = DeferredDeliveryOptions.DEFAULTS;
@@ -413,7 +471,7 @@ public final class HttpBench {
         clock, options.btidLifetime(), ServerRandom.HSM), directory, replay, clock, options);
     // Principals: enrolled through the real ECDH enrolment (5 HSM operations each), bootstrapped
     // in-process. The KMS keeps no per-user state, so any number of requests can reuse them.
-    EcdhEnrolment enrolment = new EcdhEnrolment(hsm, keys, directory);
+    enrolment = new EcdhEnrolment(hsm, keys, directory);
     alice = enrol(enrolment, Role.UE, ALICE);
     Credential bob = enrol(enrolment, Role.UE, BOB);
     Credential vmBob = enrol(enrolment, Role.MAILBOX, VM_BOB);
@@ -457,7 +515,7 @@ public final class HttpBench {
     return bootstrapping.finish(p, c.bootstrap(p.requestBytes()).await());
   }
 
-  private static Credential enrol(EcdhEnrolment e, Role role, String id) throws Exception {
+  static Credential enrol(EcdhEnrolment e, Role role, String id) throws Exception {
     DeviceEnrolment d = new DeviceEnrolment(role, id);
     return d.open(e.enrol(d.requestBytes()));
   }
@@ -490,6 +548,9 @@ public final class HttpBench {
         "  pinFile: " + pin, "  poolSize: " + o.serverPool(),
         "worker:", "  poolSize: " + o.serverWorkers(), "  queueLimit: 1024",
         "core:", "  directoryFile: " + work.resolve("directory.json"),
+        // --principals: a short replay window, so the cache reaches its steady size (rate x
+        // window entries, whatever the principals) before the first sample.
+        o.principals().isEmpty() ? "" : "  replayWindowSeconds: " + PrincipalSweep.WINDOW_S,
         "  provisionKeys: true", "  keyManifest: " + work.resolve("keys.json"),
         "audit:", "  dir: " + audit,
         "dev:", "  enabled: true", "  tlsDir: " + tlsDir, "  mailboxes: [" + VM_BOB + "]", ""),
@@ -624,7 +685,11 @@ public final class HttpBench {
 
   /** Fresh requests (fresh nonces and timestamps), made before the clock starts. */
   private ConcurrentLinkedQueue<byte[]> requests(Flow f, double rps, double seconds) {
-    int n = (int) Math.min(200_000, Math.ceil(rps * seconds) + 200);
+    return requests(f, rps, seconds, 200_000);
+  }
+
+  private ConcurrentLinkedQueue<byte[]> requests(Flow f, double rps, double seconds, int cap) {
+    int n = (int) Math.min(cap, Math.ceil(rps * seconds) + 200);
     ConcurrentLinkedQueue<byte[]> q = new ConcurrentLinkedQueue<>();
     for (int i = 0; i < n; i++) {
       q.add(newRequest(f));
@@ -719,20 +784,28 @@ public final class HttpBench {
   // --- HTTP ---------------------------------------------------------------------------------
 
   record Row(String flow, String mode, double rps, double p50, double p99, double p999,
-      long errors, double cpuMs, double sysShare, double clientCpuMs, double boundRps, double boundCpuMs,
-      double ratio, double rssMb, double heapMb) {
+      long errors, double cpuMs, double sysShare, double jitShare, double clientCpuMs,
+      double boundRps, double boundCpuMs, double ratio, double rssMb, double heapMb) {
     static final String HEADER = String.format(Locale.ROOT,
-        "%-3s %-10s %-8s %8s %7s %7s %7s %5s %7s %5s %6s %8s %7s %6s %6s %6s %6s", "rep",
-        "flow", "load", "rps", "p50ms", "p99ms", "p999ms", "err", "srvCPU", "sys%", "cliCPU",
-        "bound", "bCPU",
-        "ratio", "cpuX", "RSSMB", "heapMB");
+        "%-3s %-10s %-8s %8s %7s %7s %7s %5s %7s %5s %5s %6s %8s %7s %6s %6s %6s %6s", "rep",
+        "flow", "load", "rps", "p50ms", "p99ms", "p999ms", "err", "srvCPU", "sys%", "jit%",
+        "cliCPU", "bound", "bCPU", "ratio", "cpuX", "RSSMB", "heapMB");
+
+    /**
+     * Server CPU per request without the JIT compiler's threads, over the bound's CPU per
+     * request: a server in steady state compiles nothing, and the bound's figure counts only
+     * the threads that serve requests. {@code jit%} shows what was left out.
+     */
+    double cpuX() {
+      return cpuMs * (1 - jitShare) / boundCpuMs;
+    }
 
     String format(int rep) {
       return String.format(Locale.ROOT,
-          "%-3s %-10s %-8s %8.0f %7.2f %7.2f %7.2f %5d %7.3f %4.0f%% %6.3f %8.0f %7.3f %6.2f %6.2f"
-              + " %6.0f %6.0f", rep == 0 ? "-" : Integer.toString(rep), flow, mode, rps, p50,
-          p99, p999, errors, cpuMs, 100 * sysShare, clientCpuMs, boundRps, boundCpuMs, ratio,
-          cpuMs / boundCpuMs, rssMb, heapMb);
+          "%-3s %-10s %-8s %8.0f %7.2f %7.2f %7.2f %5d %7.3f %4.0f%% %4.0f%% %6.3f %8.0f %7.3f"
+              + " %6.2f %6.2f %6.0f %6.0f", rep == 0 ? "-" : Integer.toString(rep), flow, mode,
+          rps, p50, p99, p999, errors, cpuMs, 100 * sysShare, 100 * jitShare, clientCpuMs,
+          boundRps, boundCpuMs, ratio, cpuX(), rssMb, heapMb);
     }
   }
 
@@ -762,8 +835,11 @@ public final class HttpBench {
     return row(f, "c=" + c, done.get(), t1 - t0, h, errors.get(), s, b);
   }
 
-  /** Closed loop at 4 clients for {@code seconds}, and the bound for 1 s; nothing recorded. */
-  private void warmUp(Flow f, double seconds) throws Exception {
+  /**
+   * Closed loop at 4 clients for {@code seconds}, and (with {@code bound}) the bound for 1 s;
+   * nothing recorded.
+   */
+  private void warmUp(Flow f, double seconds, boolean bound) throws Exception {
     ConcurrentLinkedQueue<byte[]> q = requests(f, f.ceilingRps, seconds);
     long t0 = System.nanoTime();
     long t1 = t0 + (long) (seconds * 1e9);
@@ -775,7 +851,7 @@ public final class HttpBench {
           new AtomicLong(), errors, t0, t1, finished));
     }
     finished.await();
-    if (o.bound()) {
+    if (o.bound() && bound) {
       ConcurrentLinkedQueue<byte[]> b = requests(f, f.ceilingRps, 1);
       long end = System.nanoTime() + 1_000_000_000L;
       while (System.nanoTime() < end && !b.isEmpty()) {
@@ -812,9 +888,19 @@ public final class HttpBench {
 
   /** Open loop at {@code rate}: a request every 1/rate s, latency from its intended time. */
   private Row openStep(Flow f, double rate, double seconds) throws Exception {
+    return openStep(f, rate, seconds, false);
+  }
+
+  /** The per-minute RSS samples of the last open loop (a soak's trail). */
+  private List<Long> lastTrail = List.of();
+
+  private Row openStep(Flow f, double rate, double seconds, boolean soak) throws Exception {
     int c = o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(4);
     Bound b = bound(f, Math.min(c, 8));
-    ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + seconds);
+    // A soak's requests are made before it too (a million at most, about 1 KB each), so that
+    // making them does not take CPU from the server during the window.
+    ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + seconds,
+        soak ? 1_000_000 : 200_000);
     // Every client's keep-alive connection open (TLS handshakes done) before the clock starts.
     List<KmsHttpClient> kind = f == Flow.FIG17 || f == Flow.FIG17_E2M ? mailboxClients
         : ueClients;
@@ -891,6 +977,7 @@ public final class HttpBench {
     }, "open-loop");
     pacer.start();
     Sample s = sampleWindow(t0, t1);
+    lastTrail = s.rssTrail();
     pacer.join();
     long drain = System.nanoTime() + 10_000_000_000L;
     while (inFlight.get() > 0 && System.nanoTime() < drain) {
@@ -905,7 +992,8 @@ public final class HttpBench {
         errors.get(), s, b);
   }
 
-  record Sample(ProcSampler.Cpu cpu, ProcSampler.Cpu client, long rss, long heap, long nanos) {}
+  record Sample(ProcSampler.Cpu cpu, ProcSampler.Cpu client, long rss, long heap, long nanos,
+      long jitNanos, List<Long> rssTrail) {}
 
   /** Server CPU over [t0, t1), and RSS and heap at t1. */
   private Sample sampleWindow(long t0, long t1) throws InterruptedException {
@@ -914,21 +1002,29 @@ public final class HttpBench {
       ProcSampler.Cpu m0 = self.cpu();
       sleepUntil(t1);
       ProcSampler.Cpu zero = m0.minus(m0);
-      return new Sample(zero, self.cpu().minus(m0), -1, -1, t1 - t0);
+      return new Sample(zero, self.cpu().minus(m0), -1, -1, t1 - t0, 0, List.of());
     }
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
+    long jit0 = proc.jitNanos();
+    List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
     for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
       sleepUntil(t);
+      long rss = proc.rssBytes();
+      trail.add(rss);
       System.out.printf(Locale.ROOT, "  t=%4.0f s  server RSS %.0f MB, heap %.0f MB, CPU %.1f s;"
-          + " load average %s%n", (t - t0) / 1e9, proc.rssBytes() / 1e6, heapBytes() / 1e6,
+          + " load average %s%n", (t - t0) / 1e9, rss / 1e6, heapBytes() / 1e6,
           proc.cpu().minus(c0).total() / 1e9, loadAverage());
     }
     sleepUntil(t1);
     ProcSampler.Cpu c1 = proc.cpu();
     ProcSampler.Cpu m1 = self.cpu();
-    return new Sample(c1.minus(c0), m1.minus(m0), proc.rssBytes(), heapBytes(), t1 - t0);
+    long jit1 = proc.jitNanos();
+    long rss = proc.rssBytes();
+    trail.add(rss);
+    return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0, jit1 - jit0,
+        trail);
   }
 
   private Row row(Flow f, String mode, long n, long nanos, Histogram h, long errors, Sample s,
@@ -937,11 +1033,12 @@ public final class HttpBench {
     return new Row(f.key, mode, rps, Stats.percentileMs(h, 50), Stats.percentileMs(h, 99),
         Stats.percentileMs(h, 99.9), errors, Stats.cpuMsPerRequest(s.cpu().total(), n),
         s.cpu().total() == 0 ? 0 : (double) s.cpu().systemNanos() / s.cpu().total(),
+        s.cpu().total() == 0 ? 0 : Math.min(1, (double) s.jitNanos() / s.cpu().total()),
         Stats.cpuMsPerRequest(s.client().total(), n), b.rps(),
         b.cpuMsPerRequest(), Stats.ratio(rps, b.rps()), s.rss() / 1e6, s.heap() / 1e6);
   }
 
-  private static void sleepUntil(long t) throws InterruptedException {
+  static void sleepUntil(long t) throws InterruptedException {
     long w;
     while ((w = t - System.nanoTime()) > 0) {
       Thread.sleep(Math.max(1, w / 1_000_000), 0);
@@ -949,7 +1046,7 @@ public final class HttpBench {
   }
 
   /** jvm_memory_used_bytes{area="heap"} summed over the pools, from the server's /metrics. */
-  private long heapBytes() {
+  long heapBytes() {
     try {
       String text = metricsClient.get("/metrics").send().await().bodyAsString();
       long sum = 0;
@@ -959,6 +1056,77 @@ public final class HttpBench {
         }
       }
       return sum;
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  /** Token objects before/after, session objects left (bound pool and server), RSS, heap. */
+  private void printEnd(long tokenObjectsBefore, long started) throws Exception {
+    System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
+        + " the bound's %d-session pool: %d, by the server (kms_hsm_session_objects_live): %d of"
+        + " %d created; server RSS %.0f MB, threads %d, heap %.0f MB; load average %s; %.0f s%n",
+        tokenObjectsBefore, tokenObjects(), hsm.status().poolSize(), hsm.countSessionObjects(),
+        serverLiveObjects(), serverMetric("kms_hsm_session_objects_created"),
+        proc.rssBytes() / 1e6, proc.threads(), heapBytes() / 1e6, loadAverage(),
+        (System.nanoTime() - started) / 1e9);
+  }
+
+  /**
+   * The soak: an open loop of Figure 17 at {@code --soak-share} of this run's best closed-loop
+   * rate, RSS and heap once a minute; flat means the last sample within 5% of the first.
+   */
+  private void soak(double bestRps) throws Exception {
+    double rate = Math.floor(bestRps * o.soakShare());
+    long objects0 = proc == null ? -1 : serverLiveObjects();
+    long created0 = proc == null ? -1 : serverMetric("kms_hsm_session_objects_created");
+    long tokens0 = token == null ? -1 : tokenObjects();
+    long errors0 = totalErrors;
+    System.out.printf(Locale.ROOT, "%nsoak: Figure 17 open loop at %.0f rps (%.0f%% of the best"
+        + " %.0f rps of this run) for %.0f s; load average %s%n", rate, 100 * o.soakShare(),
+        bestRps, o.soakSeconds(), loadAverage());
+    System.out.println(Row.HEADER);
+    long before = System.nanoTime();
+    Row r = openStep(Flow.FIG17, rate, o.soakSeconds(), true);
+    System.out.println(r.format(0));
+    Thread.sleep(2_000); // the server idle: every request's session closed
+    List<Long> trail = lastTrail;
+    double first = trail.isEmpty() ? Double.NaN : trail.get(0) / 1e6;
+    double last = trail.isEmpty() ? Double.NaN : trail.get(trail.size() - 1) / 1e6;
+    double max = trail.stream().mapToLong(Long::longValue).max().orElse(-1) / 1e6;
+    long requests = Math.round(r.rps() * o.soakSeconds());
+    System.out.printf(Locale.ROOT, "soak: %d requests answered in the window, %d errors; p50 %.2f"
+        + " ms, p99 %.2f ms, p99.9 %.2f ms; server RSS at the first minute %.0f MB, at the end"
+        + " %.0f MB (%+.1f%%), highest %.0f MB; server session objects live %d before, %d after"
+        + " (%d created meanwhile); token objects %d before, %d after; %.0f s; load average %s%n",
+        requests, totalErrors - errors0, r.p50(), r.p99(), r.p999(), first, last,
+        100 * (last - first) / first, max, objects0,
+        proc == null ? -1 : serverLiveObjects(),
+        proc == null ? -1 : serverMetric("kms_hsm_session_objects_created") - created0, tokens0,
+        token == null ? -1 : tokenObjects(), (System.nanoTime() - before) / 1e9, loadAverage());
+    System.out.printf(Locale.ROOT, "soak_rps=%.0f soak_errors=%d soak_rss_change_pct=%.1f"
+        + " soak_p99_ms=%.1f%n", r.rps(), totalErrors - errors0, 100 * (last - first) / first,
+        r.p99());
+  }
+
+  /** The server's live HSM session objects (-1 if its /metrics does not say). */
+  long serverLiveObjects() {
+    return serverMetric("kms_hsm_session_objects_live");
+  }
+
+  /** A gauge or counter of the server's /metrics (Prometheus text, summed over labels), or -1. */
+  long serverMetric(String name) {
+    try {
+      String text = metricsClient.get("/metrics").send().await().bodyAsString();
+      long sum = 0;
+      boolean seen = false;
+      for (String line : text.split("\n")) {
+        if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+          sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+          seen = true;
+        }
+      }
+      return seen ? sum : -1;
     } catch (Exception e) {
       return -1;
     }

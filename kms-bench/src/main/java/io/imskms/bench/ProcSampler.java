@@ -80,6 +80,12 @@ final class ProcSampler {
     return out;
   }
 
+  /** CPU time (ns) of the JVM's JIT compiler threads ("C1/C2 CompilerThreadN"). */
+  long jitNanos() {
+    return threadCpu().entrySet().stream().filter(e -> e.getKey().contains("Compiler"))
+        .mapToLong(java.util.Map.Entry::getValue).sum();
+  }
+
   /** Threads of the process (status Threads:). */
   int threads() {
     try {

@@ -1,0 +1,116 @@
+package io.imskms.bench;
+
+import io.imskms.client.Credential;
+import io.imskms.client.InsecureSecretAccess;
+import io.imskms.client.SecretBytes;
+import io.imskms.client.SoftwareCrypto;
+import io.imskms.core.LongTermKeys;
+import io.imskms.core.bootstrap.KmsBootstrapper;
+import io.imskms.hsm.EcKeyPair;
+import io.imskms.hsm.Hsm;
+import io.imskms.hsm.HsmSession;
+import io.imskms.hsm.KeyAlgorithm;
+import io.imskms.hsm.KeyRef;
+import io.imskms.hsm.KeySpec;
+import io.imskms.hsm.KeyUsage;
+import io.imskms.hsm.WrapMode;
+import io.imskms.core.keys.KeyPurpose;
+import io.imskms.protocol.Role;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.interfaces.ECPublicKey;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECPoint;
+import java.security.spec.ECPublicKeySpec;
+import java.util.Arrays;
+import javax.crypto.KeyAgreement;
+
+/**
+ * Many principals' credentials for the benchmark's own token, cheaply: Kp derived in the HSM
+ * exactly as the KMS derives it (kms-core's {@link KmsBootstrapper#deriveKp}), wrapped with AES
+ * key wrap under one transport key and unwrapped here. The transport key comes from one ECDH
+ * exchange with an HSM ephemeral key, as in enrolment (so this JVM knows it and the token holds
+ * it as a session object), but is shared by every principal: 3 HSM operations per principal
+ * (derive, wrap, destroy) instead of the 5 and two P-256 key pairs of a real enrolment. Only for
+ * filling a benchmark token; the KMS has no such path.
+ *
+ * <p>One thread: the HSM session belongs to the thread that made this object.
+ */
+final class CheapEnrolment implements AutoCloseable {
+  private static final KeySpec Z = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DERIVE);
+  private static final KeySpec KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP);
+  private static final byte[] CONTEXT =
+      "imskms-bench-transport-key-v1".getBytes(StandardCharsets.US_ASCII);
+
+  private final LongTermKeys keys;
+  private final HsmSession s;
+  private final KeyRef kek;
+  private final SecretBytes kekValue;
+  private final int credVersion;
+
+  CheapEnrolment(Hsm hsm, LongTermKeys keys) throws Exception {
+    this.keys = keys;
+    this.credVersion = keys.activeVersion(KeyPurpose.CRED_ROOT);
+    this.s = hsm.openSession();
+    try {
+      EcKeyPair eph = s.generateEcKeyPair();
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+      g.initialize(new ECGenParameterSpec("secp256r1"));
+      KeyPair mine = g.generateKeyPair();
+      ECPublicKey pub = (ECPublicKey) mine.getPublic();
+      KeyRef z = s.deriveEcdh(eph.privateKey(), point(pub), Z);
+      kek = s.deriveKey(z, CONTEXT, KEK);
+      s.destroy(z);
+      byte[] p = eph.publicPoint();
+      ECPublicKey theirs = (ECPublicKey) KeyFactory.getInstance("EC").generatePublic(
+          new ECPublicKeySpec(new ECPoint(new BigInteger(1, Arrays.copyOfRange(p, 1, 33)),
+              new BigInteger(1, Arrays.copyOfRange(p, 33, 65))), pub.getParams()));
+      KeyAgreement ka = KeyAgreement.getInstance("ECDH");
+      ka.init(mine.getPrivate());
+      ka.doPhase(theirs, true);
+      byte[] zBytes = ka.generateSecret();
+      SecretBytes zValue = SecretBytes.copyOf(zBytes, InsecureSecretAccess.get());
+      Arrays.fill(zBytes, (byte) 0);
+      kekValue = SoftwareCrypto.kdf256(zValue, CONTEXT);
+      zValue.destroy();
+    } catch (Exception e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  /** A generation-0 UE credential for {@code id} (already in normal form). */
+  Credential ue(String id) throws Exception {
+    KeyRef kp = KmsBootstrapper.deriveKp(s, keys, Role.UE, id, credVersion, 0, true);
+    byte[] wrapped;
+    try {
+      wrapped = s.wrapKey(kek, kp, WrapMode.KW);
+    } finally {
+      s.destroy(kp);
+    }
+    return new Credential(Role.UE, id, credVersion, 0, SoftwareCrypto.unwrap(kekValue, wrapped));
+  }
+
+  @Override
+  public void close() {
+    kekValue.destroy();
+    s.close();
+  }
+
+  private static byte[] point(ECPublicKey k) {
+    byte[] out = new byte[65];
+    out[0] = 4;
+    copy32(k.getW().getAffineX(), out, 1);
+    copy32(k.getW().getAffineY(), out, 33);
+    return out;
+  }
+
+  private static void copy32(BigInteger v, byte[] out, int off) {
+    byte[] b = v.toByteArray();
+    int n = Math.min(b.length, 32);
+    System.arraycopy(b, b.length - n, out, off + 32 - n, n);
+  }
+}
