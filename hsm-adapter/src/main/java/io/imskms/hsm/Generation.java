@@ -22,10 +22,26 @@ final class Generation {
   final Object adminLock = new Object();
   final BlockingQueue<Session> idle;
   final AtomicInteger inUse = new AtomicInteger();
+  /** Session objects created in this generation (every derive, unwrap, generate, import). */
   final AtomicLong objectsCreated = new AtomicLong();
+  /**
+   * Of those, how many are known to be gone: each successful C_DestroyObject of one, and those a
+   * successful C_CloseSession of a dropped session took with it (PKCS#11: closing a session
+   * destroys its session objects).
+   */
+  final AtomicLong objectsDestroyed = new AtomicLong();
   /** Long-term key handles in this generation, by "label#vN". */
   final Map<String, Long> handles = new ConcurrentHashMap<>();
   volatile boolean broken;
+
+  /**
+   * Session objects of this generation that exist now or may: created and not known to be gone.
+   * Never negative: destroyed is read first, and each destroy follows its create.
+   */
+  long objectsLive() {
+    long destroyed = objectsDestroyed.get();
+    return objectsCreated.get() - destroyed;
+  }
 
   Generation(long number, Token token, Session admin, int poolSize) {
     this.number = number;

@@ -7,7 +7,12 @@ package io.imskms.hsm;
  * @param generation the module generation; +1 at every re-initialisation or recycle
  * @param poolSize configured number of PKCS#11 sessions
  * @param sessionsInUse sessions currently borrowed
- * @param objectsCreatedSinceInit session objects created since the last C_Initialize
+ * @param objectsCreatedSinceInit session objects created in the current module generation
+ *     (since the last C_Initialize, recycle or recovery)
+ * @param sessionObjectsLive session objects of the current generation that exist now or may:
+ *     created, and neither destroyed (C_DestroyObject succeeded) nor gone with their session
+ *     (C_CloseSession succeeded). 0 when no HSM session is open and nothing leaked; 0 after a
+ *     recycle or recovery starts a new generation (C_Finalize destroys the old one's objects).
  * @param recycles how many recycles have run
  * @param recoveries how many re-initialisations after a fault have succeeded
  * @param lastError the last fault's description (no secrets), or null
@@ -18,6 +23,7 @@ public record HsmStatus(
     int poolSize,
     int sessionsInUse,
     long objectsCreatedSinceInit,
+    long sessionObjectsLive,
     long recycles,
     long recoveries,
     String lastError) {}

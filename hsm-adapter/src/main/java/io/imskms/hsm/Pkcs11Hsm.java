@@ -226,11 +226,14 @@ public final class Pkcs11Hsm implements Hsm {
     finalizeQuietly();
   }
 
-  private static void closeQuietly(Session s) {
+  /** C_CloseSession, logging a failure; true if it succeeded. */
+  private static boolean closeQuietly(Session s) {
     try {
       s.closeSession();
+      return true;
     } catch (PKCS11Exception | RuntimeException e) {
       LOG.trace("C_CloseSession: {}", e.toString());
+      return false;
     }
   }
 
@@ -456,11 +459,18 @@ public final class Pkcs11Hsm implements Hsm {
     return g;
   }
 
-  /** Called by {@link Pkcs11Session#close()} on the thread that opened it. */
-  void release(Generation g, Session s, boolean broken) {
+  /**
+   * Called by {@link Pkcs11Session#close()} on the thread that opened it.
+   *
+   * @param undestroyed session objects the session created and could not destroy one by one; a
+   *     broken session is closed, and if C_CloseSession succeeds they are gone with it
+   */
+  void release(Generation g, Session s, boolean broken, int undestroyed) {
     try {
       if (broken || g.broken) {
-        closeQuietly(s);
+        if (closeQuietly(s) && undestroyed > 0) {
+          g.objectsDestroyed.addAndGet(undestroyed);
+        }
         if (!g.broken) {
           try {
             g.idle.add(g.token.openSession(true));
@@ -672,10 +682,7 @@ public final class Pkcs11Hsm implements Hsm {
   private String computeKcv(Generation g, Session s, long handle, KeySpec spec)
       throws HsmException {
     try {
-      if (spec.allows(KeyUsage.DERIVE)) {
-        g.objectsCreated.incrementAndGet();
-      }
-      return kcvOf(s, handle, spec, false);
+      return kcvOf(s, handle, spec, false, g);
     } catch (PKCS11Exception e) {
       HsmException he = Ckr.translate(Ckr.Op.SIGN, "key check value", e);
       if (he.isRetryable()) {
@@ -692,14 +699,26 @@ public final class Pkcs11Hsm implements Hsm {
    */
   static String kcvOf(Session s, long handle, KeySpec spec, boolean publicObjects)
       throws PKCS11Exception {
+    return kcvOf(s, handle, spec, publicObjects, null);
+  }
+
+  /** As above; the intermediate key is counted in {@code g}'s session objects, if given. */
+  private static String kcvOf(Session s, long handle, KeySpec spec, boolean publicObjects,
+      Generation g) throws PKCS11Exception {
     byte[] mac;
     if (spec.allows(KeyUsage.DERIVE)) {
       long derived = s.deriveKey(deriveMechanism(KCV_CONTEXT), handle,
           Templates.sessionKey(KCV_KEY, false).private_(!publicObjects));
+      if (g != null) {
+        g.objectsCreated.incrementAndGet();
+      }
       try {
         mac = s.signSingle(new Mechanism(CKM_SHA256_HMAC), derived, KCV_CONTEXT);
       } finally {
         s.destroyObject(derived);
+        if (g != null) {
+          g.objectsDestroyed.incrementAndGet();
+        }
       }
     } else {
       mac = s.signSingle(macMechanism(spec), handle, KCV_CONTEXT);
@@ -1049,8 +1068,8 @@ public final class Pkcs11Hsm implements Hsm {
     Generation g = gen;
     boolean ready = !closed && g != null && !g.broken;
     return new HsmStatus(ready, g == null ? generations.get() : g.number, cfg.poolSize(),
-        g == null ? 0 : g.inUse.get(), g == null ? 0 : g.objectsCreated.get(), recycles.get(),
-        recoveries.get(), lastError);
+        g == null ? 0 : g.inUse.get(), g == null ? 0 : g.objectsCreated.get(),
+        g == null ? 0 : g.objectsLive(), recycles.get(), recoveries.get(), lastError);
   }
 
   @Override

@@ -286,6 +286,7 @@ final class Pkcs11Session implements HsmSession {
       s.destroyObject(h);
       return null;
     });
+    g.objectsDestroyed.incrementAndGet();
     live.remove(sessionKey);
   }
 
@@ -331,6 +332,7 @@ final class Pkcs11Session implements HsmSession {
       throw new IllegalStateException("an HsmSession must be closed by the thread that opened it");
     }
     closed = true;
+    int left = live.size();
     try {
       for (KeyRef k : live) {
         if (broken || g.broken) {
@@ -338,6 +340,8 @@ final class Pkcs11Session implements HsmSession {
         }
         try {
           s.destroyObject(k.handle);
+          g.objectsDestroyed.incrementAndGet();
+          left--;
         } catch (PKCS11Exception e) {
           if (Ckr.meansTokenLost(e.getErrorCode())) {
             broken = true;
@@ -352,7 +356,7 @@ final class Pkcs11Session implements HsmSession {
       throw e;
     } finally {
       live.clear();
-      hsm.release(g, s, broken);
+      hsm.release(g, s, broken, left);
     }
   }
 

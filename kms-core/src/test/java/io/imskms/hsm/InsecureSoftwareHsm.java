@@ -330,7 +330,7 @@ public final class InsecureSoftwareHsm implements Hsm {
   @Override
   public HsmStatus status() {
     return new HsmStatus(!closed, 1, Integer.MAX_VALUE, sessionsInUse.get(),
-        objectsCreated.get(), 0, 0, null);
+        objectsCreated.get(), liveObjects.get(), 0, 0, null);
   }
 
   @Override

@@ -90,6 +90,15 @@ final class ApiMetrics {
         .description("Module generation (+1 per re-initialisation)").register(registry);
     Gauge.builder("kms.hsm.recoveries", status, s -> s.get().recoveries())
         .description("Re-initialisations after a fault").register(registry);
+    Gauge.builder("kms.hsm.session.objects.live", status, s -> s.get().sessionObjectsLive())
+        .description("HSM session objects of this generation not destroyed yet (0 when idle;"
+            + " more than the open sessions hold means a leak)").register(registry);
+    // Not "...objects.created": Prometheus reserves the _created suffix (a counter's creation
+    // time) and its client drops it from gauge names.
+    Gauge.builder("kms.hsm.session.objects.created.in.generation", status,
+            s -> s.get().objectsCreatedSinceInit())
+        .description("HSM session objects created in this generation (restarts at 0 when a"
+            + " recycle or recovery starts a new one)").register(registry);
   }
 
   private Timer timer(String name, String description, String... tags) {
