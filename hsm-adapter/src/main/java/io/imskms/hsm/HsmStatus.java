@@ -3,7 +3,8 @@ package io.imskms.hsm;
 /**
  * A snapshot of the adapter's state, cheap to take (no PKCS#11 call).
  *
- * @param ready whether sessions can be opened now (module initialised, logged in, keys found)
+ * @param ready whether sessions can be opened now (module initialised, logged in, keys found),
+ *     or will be as soon as a planned recycle in progress has finished: requests wait for it
  * @param generation the module generation; +1 at every re-initialisation or recycle
  * @param poolSize configured number of PKCS#11 sessions
  * @param sessionsInUse sessions currently borrowed

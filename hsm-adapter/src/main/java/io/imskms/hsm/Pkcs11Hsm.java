@@ -68,6 +68,8 @@ public final class Pkcs11Hsm implements Hsm {
   private volatile HsmCapabilities capabilities;
   private volatile String lastError;
   private volatile boolean closed;
+  /** A planned recycle is between teardown and start: sessions wait at the gate for it. */
+  private volatile boolean recycling;
   private static final long MAX_BACKOFF_MS = 30_000;
   private volatile long recoveryBackoffMillis;
   private volatile long lastRecoveryAttemptNanos = System.nanoTime() - 3_600_000_000_000L;
@@ -262,6 +264,9 @@ public final class Pkcs11Hsm implements Hsm {
       if (recovery && old != null && !old.broken) {
         return; // someone else already recovered
       }
+      // A planned recycle keeps the adapter ready: requests wait at the gate for the new
+      // generation (delayed, not refused). Only a failed start makes it unready.
+      recycling = !recovery;
       gen = null;
       long created = old == null ? 0 : old.objectsCreated.get();
       teardown(old);
@@ -281,6 +286,7 @@ public final class Pkcs11Hsm implements Hsm {
             gen.number);
       }
     } finally {
+      recycling = false;
       gate.writeLock().unlock();
     }
   }
@@ -1066,7 +1072,7 @@ public final class Pkcs11Hsm implements Hsm {
   @Override
   public HsmStatus status() {
     Generation g = gen;
-    boolean ready = !closed && g != null && !g.broken;
+    boolean ready = !closed && (g != null ? !g.broken : recycling);
     return new HsmStatus(ready, g == null ? generations.get() : g.number, cfg.poolSize(),
         g == null ? 0 : g.inUse.get(), g == null ? 0 : g.objectsCreated.get(),
         g == null ? 0 : g.objectsLive(), recycles.get(), recoveries.get(), lastError);

@@ -63,6 +63,20 @@ class Pkcs11HsmRecycleTest {
         workers.add(w);
         w.start();
       }
+      // The server refuses requests at once with HSM_UNAVAILABLE while status() says not
+      // ready; a planned recycle must never say so (requests wait for it instead).
+      AtomicLong statusReads = new AtomicLong();
+      AtomicLong notReady = new AtomicLong();
+      Thread watcher = new Thread(() -> {
+        while (!stop.get()) {
+          statusReads.incrementAndGet();
+          if (!hsm.status().ready()) {
+            notReady.incrementAndGet();
+          }
+          Thread.onSpinWait();
+        }
+      }, "status-watcher");
+      watcher.start();
       for (int i = 0; i < 5; i++) {
         Thread.sleep(300);
         hsm.recycle();
@@ -72,8 +86,12 @@ class Pkcs11HsmRecycleTest {
       for (Thread w : workers) {
         w.join();
       }
+      watcher.join();
       assertTrue(failures.isEmpty(), () -> failures.size() + " requests failed, first: "
           + failures.peek());
+      assertTrue(statusReads.get() > 1000, "status read only " + statusReads.get() + " times");
+      assertEquals(0, notReady.get(), () -> "status() said not ready " + notReady.get() + " of "
+          + statusReads.get() + " times during planned recycles");
       HsmStatus status = hsm.status();
       assertTrue(requests.get() > 100, "only " + requests.get() + " requests ran");
       assertTrue(status.recycles() >= 5, "recycles: " + status.recycles());
