@@ -561,6 +561,10 @@ public final class HttpBench {
     pb.environment().remove("KMS_HSM_SO_PIN");
     pb.environment().put("SOFTHSM2_CONF", token.confFile().toAbsolutePath().toString());
     pb.environment().putIfAbsent("KMS_LOG_LEVEL", "WARN");
+    if (!o.principals().isEmpty()) {
+      pb.environment().putIfAbsent("KMS_HSM_RECYCLE_AFTER_OBJECTS",
+          Integer.toString(PrincipalSweep.RECYCLE_OBJECTS));
+    }
     pb.redirectErrorStream(true).redirectOutput(work.resolve("server.log").toFile());
     server = pb.start();
     Process started = server;
@@ -1065,10 +1069,10 @@ public final class HttpBench {
   private void printEnd(long tokenObjectsBefore, long started) throws Exception {
     System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
         + " the bound's %d-session pool: %d, by the server (kms_hsm_session_objects_live): %d of"
-        + " %d created; server RSS %.0f MB, threads %d, heap %.0f MB; load average %s; %.0f s%n",
+        + " %d created in module generation %d; server RSS %.0f MB, threads %d, heap %.0f MB; load average %s; %.0f s%n",
         tokenObjectsBefore, tokenObjects(), hsm.status().poolSize(), hsm.countSessionObjects(),
-        serverLiveObjects(), serverMetric("kms_hsm_session_objects_created"),
-        proc.rssBytes() / 1e6, proc.threads(), heapBytes() / 1e6, loadAverage(),
+        serverLiveObjects(), serverMetric("kms_hsm_session_objects_created_in_generation"),
+        serverMetric("kms_hsm_generation"), proc.rssBytes() / 1e6, proc.threads(), heapBytes() / 1e6, loadAverage(),
         (System.nanoTime() - started) / 1e9);
   }
 
@@ -1079,7 +1083,7 @@ public final class HttpBench {
   private void soak(double bestRps) throws Exception {
     double rate = Math.floor(bestRps * o.soakShare());
     long objects0 = proc == null ? -1 : serverLiveObjects();
-    long created0 = proc == null ? -1 : serverMetric("kms_hsm_session_objects_created");
+    long generation0 = proc == null ? -1 : serverMetric("kms_hsm_generation");
     long tokens0 = token == null ? -1 : tokenObjects();
     long errors0 = totalErrors;
     System.out.printf(Locale.ROOT, "%nsoak: Figure 17 open loop at %.0f rps (%.0f%% of the best"
@@ -1098,11 +1102,11 @@ public final class HttpBench {
     System.out.printf(Locale.ROOT, "soak: %d requests answered in the window, %d errors; p50 %.2f"
         + " ms, p99 %.2f ms, p99.9 %.2f ms; server RSS at the first minute %.0f MB, at the end"
         + " %.0f MB (%+.1f%%), highest %.0f MB; server session objects live %d before, %d after"
-        + " (%d created meanwhile); token objects %d before, %d after; %.0f s; load average %s%n",
+        + " (module generation %d before, %d after: recycles meanwhile); token objects %d before, %d after; %.0f s; load average %s%n",
         requests, totalErrors - errors0, r.p50(), r.p99(), r.p999(), first, last,
         100 * (last - first) / first, max, objects0,
         proc == null ? -1 : serverLiveObjects(),
-        proc == null ? -1 : serverMetric("kms_hsm_session_objects_created") - created0, tokens0,
+        generation0, proc == null ? -1 : serverMetric("kms_hsm_generation"), tokens0,
         token == null ? -1 : tokenObjects(), (System.nanoTime() - before) / 1e9, loadAverage());
     System.out.printf(Locale.ROOT, "soak_rps=%.0f soak_errors=%d soak_rss_change_pct=%.1f"
         + " soak_p99_ms=%.1f%n", r.rps(), totalErrors - errors0, 100 * (last - first) / first,
