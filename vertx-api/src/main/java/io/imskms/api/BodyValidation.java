@@ -2,6 +2,7 @@ package io.imskms.api;
 
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
 import io.vertx.ext.web.handler.InputTrustHandler;
@@ -26,6 +27,7 @@ import io.vertx.openapi.validation.impl.ValidatedRequestImpl;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.Callable;
 
 /**
  * The request validation of one contract operation that has a request body and no parameters,
@@ -36,8 +38,11 @@ import java.util.Objects;
  * request (and copies the repository's lookup table of every schema of the contract), and it runs
  * that validation through {@code vertx.executeBlocking}: two thread hops per request. This handler
  * does the same checks, in the same order, with the same exceptions (so {@link Problems} maps
- * them to the same codes), synchronously on the event loop, with validators made once per media
- * type of the operation. See docs/api.md, "Request pipeline".
+ * them to the same codes), with validators made once per media type of the operation, on the
+ * event loop for bodies of at most {@link #ON_LOOP_MAX_BYTES} and {@link #ON_LOOP_MAX_MEMBERS}
+ * members (every valid request), otherwise on a worker (an unordered {@code executeBlocking}):
+ * a hostile body of thousands of members costs milliseconds of CPU to refuse. See docs/api.md,
+ * "Request pipeline".
  *
  * <p>The checks, as vertx-openapi 5.0.7's {@code RequestValidatorImpl.validateBody} and
  * {@code BaseValidator.validate} make them: a required body that is absent or empty is refused
@@ -54,6 +59,19 @@ import java.util.Objects;
  * {@link #supports} says no and the route keeps the RouterBuilder's own validation.
  */
 final class BodyValidation implements InputTrustHandler {
+  /**
+   * Bodies up to this size are validated on the event loop. The largest valid protocol request
+   * (a retrieval with a B-TID, offer, ticket and ciphertext of the maximum sizes) is about
+   * 6.2 KB; validating a hostile body of this size costs a few milliseconds of CPU (see
+   * {@code RequestValidationBench}).
+   */
+  static final int ON_LOOP_MAX_BYTES = 8 * 1024;
+  /**
+   * Bodies with more top-level members than this have their schema checked on a worker: the
+   * protocol's schemas declare at most 7 and forbid others.
+   */
+  static final int ON_LOOP_MAX_MEMBERS = 16;
+
   private final String operationId;
   private final RequestBody requestBody;
   /** Per media type of the operation: its validator, or null where 5.0 skips the schema. */
@@ -84,42 +102,113 @@ final class BodyValidation implements InputTrustHandler {
 
   @Override
   public void handle(RoutingContext rc) {
-    ValidatedRequest validated;
-    try {
-      Buffer body = rc.body() == null ? null : rc.body().buffer();
-      validated = validate(rc.request().getHeader(HttpHeaders.CONTENT_TYPE), body);
-    } catch (ValidatorException e) {
-      // As the RouterBuilder does: a 400 HttpException with the validator's exception as cause.
-      rc.fail(new HttpException(400, e.getMessage(), e));
-      return;
-    } catch (RuntimeException e) {
-      rc.fail(e);
+    Buffer body = rc.body() == null ? null : rc.body().buffer();
+    String contentType = rc.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    if (body != null && body.length() > ON_LOOP_MAX_BYTES) {
+      // Larger than any valid request: all of it on a worker, as the RouterBuilder did.
+      onWorker(rc, () -> validate(contentType, body));
       return;
     }
+    Parsed parsed;
+    try {
+      parsed = parse(contentType, body);
+    } catch (RuntimeException e) {
+      fail(rc, e);
+      return;
+    }
+    if (!parsed.cheap()) {
+      // More members than any schema here declares: the validator reports each extra one, at
+      // some microseconds apiece; a hostile body must not hold the event loop for that.
+      onWorker(rc, parsed::check);
+      return;
+    }
+    ValidatedRequest validated;
+    try {
+      validated = parsed.check();
+    } catch (RuntimeException e) {
+      fail(rc, e);
+      return;
+    }
+    proceed(rc, validated);
+  }
+
+  private static void onWorker(RoutingContext rc, Callable<ValidatedRequest> validation) {
+    rc.vertx().executeBlocking(validation, false).onComplete(ar -> {
+      if (ar.succeeded()) {
+        proceed(rc, ar.result());
+      } else {
+        fail(rc, ar.cause());
+      }
+    });
+  }
+
+  private static void proceed(RoutingContext rc, ValidatedRequest validated) {
     rc.put(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST, validated);
     rc.next();
   }
 
+  private static void fail(RoutingContext rc, Throwable t) {
+    if (t instanceof ValidatorException) {
+      // As the RouterBuilder does: a 400 HttpException with the validator's exception as cause.
+      rc.fail(new HttpException(400, t.getMessage(), t));
+    } else {
+      rc.fail(t);
+    }
+  }
+
   /**
-   * Validates one request of this operation.
+   * Validates one request of this operation, on the calling thread.
    *
    * @param contentType the {@code Content-Type} header, or null
    * @param body the body as received, or null
    * @throws ValidatorException (or its {@link SchemaValidationException}) when refused
    */
   ValidatedRequest validate(String contentType, Buffer body) {
-    RequestParameter received = new RequestParameterImpl(body);
-    return new ValidatedRequestImpl(Map.of(), Map.of(), Map.of(), Map.of(),
-        validateBody(contentType, received));
+    return parse(contentType, body).check();
   }
 
-  private RequestParameter validateBody(String contentType, RequestParameter received) {
+  /**
+   * A body that passed the checks before the schema (present, content type, JSON syntax), and
+   * what is left to check.
+   *
+   * @param done the validated request when nothing is left (no schema, or no body allowed)
+   * @param validator the media type's validator
+   * @param value the parsed body
+   */
+  private record Parsed(ValidatedRequest done, Validator validator, Object value) {
+    /** Cheap to check: its schema check costs microseconds whatever the client sent. */
+    boolean cheap() {
+      return done != null || !(value instanceof JsonObject)
+          || ((JsonObject) value).size() <= ON_LOOP_MAX_MEMBERS;
+    }
+
+    ValidatedRequest check() {
+      if (done != null) {
+        return done;
+      }
+      OutputUnit result = validator.validate(value);
+      try {
+        result.checkValidity();
+        return request(new RequestParameterImpl(value));
+      } catch (JsonSchemaValidationException e) {
+        throw SchemaValidationException.createInvalidValueBody(result, ValidationContext.REQUEST,
+            e);
+      }
+    }
+  }
+
+  private static ValidatedRequest request(RequestParameter body) {
+    return new ValidatedRequestImpl(Map.of(), Map.of(), Map.of(), Map.of(), body);
+  }
+
+  private Parsed parse(String contentType, Buffer body) {
+    RequestParameter received = new RequestParameterImpl(body);
     if (received.isEmpty()) {
       if (requestBody.isRequired()) {
         throw new ValidatorException("The related request does not contain the required body.",
             ValidatorErrorType.MISSING_REQUIRED_PARAMETER);
       }
-      return new RequestParameterImpl(null);
+      return new Parsed(request(new RequestParameterImpl(null)), null, null);
     }
     MediaType mediaType = requestBody.determineContentType(contentType);
     Buffer content = received.getBuffer(Buffer.buffer());
@@ -137,16 +226,10 @@ final class BodyValidation implements InputTrustHandler {
     }
     Validator validator = validators.get(mediaType);
     if (validator == null) {
-      return new RequestParameterImpl(content); // as 5.0: the raw bytes, unvalidated
+      // As 5.0: the raw bytes, unvalidated.
+      return new Parsed(request(new RequestParameterImpl(content)), null, null);
     }
-    Object value = analyser.transform();
-    OutputUnit result = validator.validate(value);
-    try {
-      result.checkValidity();
-      return new RequestParameterImpl(value);
-    } catch (JsonSchemaValidationException e) {
-      throw SchemaValidationException.createInvalidValueBody(result, ValidationContext.REQUEST, e);
-    }
+    return new Parsed(null, validator, analyser.transform());
   }
 
   /** vertx-openapi 5.0's rule: no schema, or a bare binary string, is not validated. */

@@ -28,7 +28,9 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * executeBlocking → validate → back on the loop), chained one request after the other: wall time
  * and process CPU per request. {@code router-body} is the same validator's synchronous body check
  * alone (its validator still built per call), and {@code prebuilt} is {@link BodyValidation}: CPU
- * time and bytes allocated per request on the calling thread.
+ * time and bytes allocated per request on the calling thread. The {@code hostile} lines price
+ * bodies the schema refuses: {@link BodyValidation} checks those with more than 8 KiB or more
+ * than 16 members on a worker, so the event loop pays only the JSON parse of at most 8 KiB.
  */
 @EnabledIfSystemProperty(named = "kms.bench", matches = "true")
 class RequestValidationBench {
@@ -65,6 +67,28 @@ class RequestValidationBench {
               full[0], full[1], sync[0], sync[1], now[0], now[1]);
         }
       }
+      // Hostile bodies refused by the schema: at the default body limit (64 KiB; validated on
+      // a worker) and just under BodyValidation.ON_LOOP_MAX_BYTES (validated on the loop).
+      Operation key = contract.operation("mailboxKeyRequest");
+      BodyValidation prebuilt = new BodyValidation(contract, key);
+      for (var hostile : List.of(
+          List.of("extra members, 64 KB", withExtraMembers(64_000)),
+          List.of("extra members, 8 KB", withExtraMembers(BodyValidation.ON_LOOP_MAX_BYTES)),
+          List.of("base64 member, 63 KB", BodyValidationTest.valid("mailboxKeyRequest")
+              .put("offer", "A".repeat(63_000) + "=").toBuffer()),
+          List.of("base64 member, 8 KB", BodyValidationTest.valid("mailboxKeyRequest")
+              .put("offer", "A".repeat(7_000) + "=").toBuffer()))) {
+        Buffer body = (Buffer) hostile.get(1);
+        int n = Math.max(1, N / 50);
+        double[] sync = perCallN(() -> refused(() -> router.validateBody(key.getRequestBody(),
+            request(body))), n, n);
+        double[] now = perCallN(() -> refused(() -> prebuilt.validate("application/json", body)),
+            n, n);
+        double[] parse = perCallN(() -> io.vertx.core.json.Json.decodeValue(body), n, n);
+        System.out.printf("hostile %-22s (%5d B): router-body %8.1f us, prebuilt %8.1f us"
+            + " (JSON parse alone %6.1f us)%n", hostile.get(0), body.length(), sync[0], now[0],
+            parse[0]);
+      }
       System.out.printf("(%d requests per cell, %d cores, load average %.2f)%n", N,
           Runtime.getRuntime().availableProcessors(), OS.getSystemLoadAverage());
     } finally {
@@ -77,20 +101,41 @@ class RequestValidationBench {
         new HashMap<>(), new RequestParameterImpl(body), "application/json");
   }
 
+  private static Buffer withExtraMembers(int maxBytes) {
+    io.vertx.core.json.JsonObject body = BodyValidationTest.valid("mailboxKeyRequest");
+    for (int i = 0; body.toBuffer().length() + ("x" + i).length() + 6 <= maxBytes; i++) {
+      body.put("x" + i, 0);
+    }
+    return body.toBuffer();
+  }
+
+  private static void refused(Runnable call) {
+    try {
+      call.run();
+      throw new AssertionError("a hostile body was accepted");
+    } catch (io.vertx.openapi.validation.ValidatorException expected) {
+      // refused, as it must be
+    }
+  }
+
   /** CPU microseconds and bytes allocated per call on this thread, after {@code warm} calls. */
   private static double[] perCall(Runnable call, int warm) {
+    return perCallN(call, warm, N);
+  }
+
+  private static double[] perCallN(Runnable call, int warm, int n) {
     for (int i = 0; i < warm; i++) {
       call.run();
     }
     long tid = Thread.currentThread().getId();
     long bytes0 = THREADS.getThreadAllocatedBytes(tid);
     long cpu0 = THREADS.getCurrentThreadCpuTime();
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
       call.run();
     }
     long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
     long bytes = THREADS.getThreadAllocatedBytes(tid) - bytes0;
-    return new double[] {cpu / 1000.0 / N, (double) bytes / N};
+    return new double[] {cpu / 1000.0 / n, (double) bytes / n};
   }
 
   /**
