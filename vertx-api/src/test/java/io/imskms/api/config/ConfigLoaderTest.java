@@ -23,7 +23,7 @@ class ConfigLoaderTest {
     ApiConfig c = ConfigLoader.load(null, Map.of());
     assertEquals(List.of("TLSv1.3"), c.tls().protocols());
     assertEquals(8443, c.http().port());
-    assertEquals(65536, c.http().bodyLimitBytes());
+    assertEquals(16384, c.http().bodyLimitBytes());
     assertFalse(c.dev().enabled());
     assertEquals(c.hsm().poolSize(), c.workerPoolSize());
   }
