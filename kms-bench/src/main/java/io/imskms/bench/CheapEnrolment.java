@@ -1,6 +1,7 @@
 package io.imskms.bench;
 
 import io.imskms.client.Credential;
+import io.imskms.client.DeviceEnrolment;
 import io.imskms.client.InsecureSecretAccess;
 import io.imskms.client.SecretBytes;
 import io.imskms.client.SoftwareCrypto;
@@ -16,14 +17,12 @@ import io.imskms.hsm.KeyUsage;
 import io.imskms.hsm.WrapMode;
 import io.imskms.core.keys.KeyPurpose;
 import io.imskms.protocol.Role;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.interfaces.ECPublicKey;
 import java.security.spec.ECGenParameterSpec;
-import java.security.spec.ECPoint;
 import java.security.spec.ECPublicKeySpec;
 import java.util.Arrays;
 import javax.crypto.KeyAgreement;
@@ -61,13 +60,11 @@ final class CheapEnrolment implements AutoCloseable {
       g.initialize(new ECGenParameterSpec("secp256r1"));
       KeyPair mine = g.generateKeyPair();
       ECPublicKey pub = (ECPublicKey) mine.getPublic();
-      KeyRef z = s.deriveEcdh(eph.privateKey(), point(pub), Z);
+      KeyRef z = s.deriveEcdh(eph.privateKey(), DeviceEnrolment.encodePoint(pub), Z);
       kek = s.deriveKey(z, CONTEXT, KEK);
       s.destroy(z);
-      byte[] p = eph.publicPoint();
       ECPublicKey theirs = (ECPublicKey) KeyFactory.getInstance("EC").generatePublic(
-          new ECPublicKeySpec(new ECPoint(new BigInteger(1, Arrays.copyOfRange(p, 1, 33)),
-              new BigInteger(1, Arrays.copyOfRange(p, 33, 65))), pub.getParams()));
+          new ECPublicKeySpec(DeviceEnrolment.decodePoint(eph.publicPoint()), pub.getParams()));
       KeyAgreement ka = KeyAgreement.getInstance("ECDH");
       ka.init(mine.getPrivate());
       ka.doPhase(theirs, true);
@@ -98,19 +95,5 @@ final class CheapEnrolment implements AutoCloseable {
   public void close() {
     kekValue.destroy();
     s.close();
-  }
-
-  private static byte[] point(ECPublicKey k) {
-    byte[] out = new byte[65];
-    out[0] = 4;
-    copy32(k.getW().getAffineX(), out, 1);
-    copy32(k.getW().getAffineY(), out, 33);
-    return out;
-  }
-
-  private static void copy32(BigInteger v, byte[] out, int off) {
-    byte[] b = v.toByteArray();
-    int n = Math.min(b.length, 32);
-    System.arraycopy(b, b.length - n, out, off + 32 - n, n);
   }
 }

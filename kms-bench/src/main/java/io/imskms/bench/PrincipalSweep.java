@@ -107,24 +107,20 @@ final class PrincipalSweep {
       AtomicLong taken = new AtomicLong();
       long before = answered.get();
       closedLoop(c, () -> {
-        if (taken.getAndIncrement() >= target) {
+        if (taken.get() >= target) {
           return null;
         }
-        try {
-          // The request (timestamp, nonce) is made now, not when the principal was enrolled:
-          // the queue may hold seconds of principals, and the replay window is short here.
-          Credential r = made.poll(30, TimeUnit.SECONDS);
-          if (r == null) {
-            throw new IllegalStateException("no principal enrolled in 30 s");
-          }
-          return request(r);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return null;
+        // The request (timestamp, nonce) is made now, not when the principal was enrolled:
+        // the queue may hold seconds of principals, and the replay window is short here.
+        Credential r = made.poll();
+        if (r == null) {
+          return producer.isAlive() ? NOT_YET : null; // all enrolled and sent, or it failed
         }
+        taken.incrementAndGet();
+        return request(r);
       }, answered, errors);
       served += answered.get() - before;
-      points.add(sample(counts.get(k), answered.get(), t0));
+      points.add(sample(served, answered.get(), t0));
     }
     stop.set(true);
     producer.join();
@@ -156,39 +152,50 @@ final class PrincipalSweep {
     }
   }
 
+  /** A source's answer when no request is ready yet (the enrolment thread is behind). */
+  private static final byte[] NOT_YET = new byte[0];
+
   /**
    * {@code c} clients, each sending the next request of {@code source} when its answer arrives,
-   * until the source gives null. Requests are taken on a plain thread, never on an event loop.
+   * until the source gives null; as HttpBench's closed loop, every client sends from its own
+   * Vert.x context. {@code source} must not block: it gives {@link #NOT_YET} to be asked again
+   * a millisecond later.
    */
   private void closedLoop(int c, java.util.function.Supplier<byte[]> source, AtomicLong answered,
       AtomicLong errors) throws InterruptedException {
     CountDownLatch done = new CountDownLatch(c);
-    List<Thread> ts = new ArrayList<>();
     for (int u = 0; u < c; u++) {
       int user = u;
-      Thread t = new Thread(() -> {
-        try {
-          byte[] r;
-          while ((r = source.get()) != null) {
-            byte[] req = r;
-            try {
-              b.ueClients.get(user).bootstrap(req).toCompletionStage().toCompletableFuture()
-                  .get(60, TimeUnit.SECONDS);
-              answered.incrementAndGet();
-            } catch (Exception e) {
-              if (errors.incrementAndGet() <= 3) {
-                System.out.println("  error: " + e);
-              }
-            }
-          }
-        } finally {
-          done.countDown();
-        }
-      }, "principals-" + u);
-      ts.add(t);
-      t.start();
+      b.contexts.get(user).runOnContext(v -> next(user, source, answered, errors, done));
     }
     done.await();
+  }
+
+  private void next(int user, java.util.function.Supplier<byte[]> source, AtomicLong answered,
+      AtomicLong errors, CountDownLatch done) {
+    byte[] r;
+    try {
+      r = source.get();
+    } catch (RuntimeException e) {
+      System.out.println("  source failed: " + e);
+      r = null;
+    }
+    if (r == null) {
+      done.countDown();
+      return;
+    }
+    if (r == NOT_YET) {
+      b.vertx.setTimer(1, t -> next(user, source, answered, errors, done));
+      return;
+    }
+    b.ueClients.get(user).bootstrap(r).onComplete(ar -> {
+      if (ar.succeeded()) {
+        answered.incrementAndGet();
+      } else if (errors.incrementAndGet() <= 3) {
+        System.out.println("  error: " + ar.cause());
+      }
+      next(user, source, answered, errors, done);
+    });
   }
 
   private Point sample(long principals, long requests, long t0) throws Exception {

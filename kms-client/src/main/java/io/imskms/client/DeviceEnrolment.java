@@ -73,7 +73,8 @@ public final class DeviceEnrolment {
         SoftwareCrypto.unwrap(kek, f.wrappedKp()));
   }
 
-  static byte[] encodePoint(ECPublicKey k) {
+  /** A P-256 public key as the protocol carries it: 0x04 ‖ x ‖ y, 65 bytes. */
+  public static byte[] encodePoint(ECPublicKey k) {
     byte[] out = new byte[65];
     out[0] = 4;
     copy32(k.getW().getAffineX(), out, 1);
@@ -87,7 +88,8 @@ public final class DeviceEnrolment {
     System.arraycopy(b, b.length - n, out, off + 32 - n, n);
   }
 
-  static ECPoint decodePoint(byte[] p) throws ProtocolException {
+  /** The inverse of {@link #encodePoint}; MALFORMED unless 65 bytes starting 0x04. */
+  public static ECPoint decodePoint(byte[] p) throws ProtocolException {
     if (p.length != 65 || p[0] != 4) {
       throw new ProtocolException(ErrorCode.MALFORMED, "not an uncompressed P-256 point");
     }
