@@ -48,6 +48,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -689,11 +690,7 @@ public final class HttpBench {
 
   /** Fresh requests (fresh nonces and timestamps), made before the clock starts. */
   private ConcurrentLinkedQueue<byte[]> requests(Flow f, double rps, double seconds) {
-    return requests(f, rps, seconds, 200_000);
-  }
-
-  private ConcurrentLinkedQueue<byte[]> requests(Flow f, double rps, double seconds, int cap) {
-    int n = (int) Math.min(cap, Math.ceil(rps * seconds) + 200);
+    int n = (int) Math.min(200_000, Math.ceil(rps * seconds) + 200);
     ConcurrentLinkedQueue<byte[]> q = new ConcurrentLinkedQueue<>();
     for (int i = 0; i < n; i++) {
       q.add(newRequest(f));
@@ -901,10 +898,26 @@ public final class HttpBench {
   private Row openStep(Flow f, double rate, double seconds, boolean soak) throws Exception {
     int c = o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(4);
     Bound b = bound(f, Math.min(c, 8));
-    // A soak's requests are made before it too (a million at most, about 1 KB each), so that
-    // making them does not take CPU from the server during the window.
-    ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + seconds,
-        soak ? 1_000_000 : 200_000);
+    // A step's requests are made before it (at most 200,000). A soak's cannot be: a request
+    // carries its timestamp, and one made longer ago than the replay window (300 s) is refused as stale. A
+    // thread keeps about 5 s of fresh requests ready instead (its CPU counts as the client's).
+    ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + (soak ? 5 : seconds));
+    AtomicBoolean soakOver = new AtomicBoolean();
+    Thread refill = null;
+    if (soak) {
+      int keep = (int) Math.ceil(rate * 5);
+      refill = new Thread(() -> {
+        while (!soakOver.get()) {
+          if (q.size() < keep) {
+            q.add(newRequest(f));
+          } else {
+            LockSupport.parkNanos(10_000_000L);
+          }
+        }
+      }, "soak-requests");
+      refill.setDaemon(true);
+      refill.start();
+    }
     // Every client's keep-alive connection open (TLS handshakes done) before the clock starts.
     List<KmsHttpClient> kind = f == Flow.FIG17 || f == Flow.FIG17_E2M ? mailboxClients
         : ueClients;
@@ -983,6 +996,10 @@ public final class HttpBench {
     Sample s = sampleWindow(t0, t1);
     lastTrail = s.rssTrail();
     pacer.join();
+    soakOver.set(true);
+    if (refill != null) {
+      refill.join();
+    }
     long drain = System.nanoTime() + 10_000_000_000L;
     while (inFlight.get() > 0 && System.nanoTime() < drain) {
       Thread.sleep(10);
