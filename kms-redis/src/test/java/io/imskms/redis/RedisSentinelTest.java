@@ -61,20 +61,28 @@ class RedisSentinelTest {
   }
 
   /**
-   * {@link #raw} for a read, tried up to 5 times: a short-lived connection to a process whose
-   * role is about to change (or a Sentinel re-configuring) can be closed under it.
+   * {@link #raw} for a read, tried for up to about 6 s: a short-lived connection to a process
+   * whose role is about to change (or to which a Sentinel is reconfiguring its clients) can be
+   * closed under it, several times in a row on a loaded machine (a fresh CI machine saw
+   * CONNECTION_CLOSED escape after 5 tries 200 ms apart). A read that keeps failing names itself.
    */
   private static Response read(Vertx vertx, String endpoint, Request req) throws Exception {
     for (int attempt = 1; ; attempt++) {
       try {
         return raw(vertx, endpoint, req);
       } catch (Exception e) {
-        if (attempt == 5) {
-          throw e;
+        System.out.printf("RedisSentinelTest: %s at %s failed (attempt %d): %s%n", req.command(),
+            endpoint, attempt, e);
+        if (attempt == 20) {
+          throw new AssertionError(req.command() + " at " + endpoint + " failed 20 times", e);
         }
-        Thread.sleep(200);
+        Thread.sleep(300);
       }
     }
+  }
+
+  private static void step(String what) {
+    System.out.println("RedisSentinelTest: " + what); // in the Surefire report if it fails
   }
 
   private static String role(Vertx vertx, RedisProcess r) {
@@ -93,6 +101,7 @@ class RedisSentinelTest {
     try (RedisProcess primary = RedisProcess.start("s-primary");
         RedisProcess replica = RedisProcess.replicaOf(primary);
         RedisProcess replica2 = RedisProcess.replicaOf(primary)) {
+      step("waiting for the replicas");
       await("replicas online", 10_000, () -> {
         try {
           return RedisReplayStore.onlineReplicas(raw(vertx, primary.endpoint(),
@@ -112,6 +121,7 @@ class RedisSentinelTest {
           .redirectErrorStream(true).redirectOutput(dir.resolve("sentinel.log").toFile()).start();
       try {
         String endpoint = "redis://127.0.0.1:" + sport;
+        step("waiting for Sentinel");
         await("sentinel knows both replicas", 15_000, () -> {
           try {
             return raw(vertx, endpoint, Request.cmd(Command.SENTINEL).arg("REPLICAS")
@@ -123,17 +133,21 @@ class RedisSentinelTest {
         RedisReplayOptions o = new RedisReplayOptions("sentinel", List.of(endpoint), "kms", 500,
             1, 500, null, "imskms:replay:", 500);
         try (RedisReplayStore store = RedisReplayStore.open(vertx, o)) {
+          step("store opened");
           await("ready", 10_000, store::ready);
           SharedReplayGuard g = new SharedReplayGuard(store, Duration.ofSeconds(60),
               Clock.systemUTC());
           Instant t = Instant.now();
+          step("first record");
           g.checkAndRecord(ALICE, nonce(1), t);
+          step("first record written; reading it back");
           String key = store.key(ReplayDigest.of(ALICE, nonce(1)));
           assertEquals(Long.toString(t.toEpochMilli()), read(vertx, primary.endpoint(),
               Request.cmd(Command.GET).arg(key)).toString());
 
           // The answer to FAILOVER can be lost with its connection: what counts is the promotion,
           // so the command is sent again (at most 3 times) only while no replica was promoted.
+          step("failover");
           BooleanSupplier promotedYet = () -> "master".equals(role(vertx, replica))
               || "master".equals(role(vertx, replica2));
           for (int attempt = 1; attempt <= 3 && !promotedYet.getAsBoolean(); attempt++) {
