@@ -20,6 +20,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpMethod;
@@ -38,8 +39,10 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import javax.net.ssl.SSLException;
 
@@ -395,13 +398,43 @@ public final class KmsHttpClient implements AutoCloseable {
     if (body != null) {
       ro.putHeader("content-type", "application/json");
     }
-    return http.request(ro)
-        .compose(req -> body == null ? req.send() : req.send(body))
+    // A hard bound per attempt (twice the idle timeout), whatever the connection pool, the
+    // connection or the response do: the caller always gets an outcome. Before the status line
+    // it counts as unanswered (retried with a fresh request), after it as a failed answer.
+    Promise<Answer> done = Promise.promise();
+    AtomicBoolean statusSeen = new AtomicBoolean();
+    AtomicReference<HttpClientRequest> sent = new AtomicReference<>();
+    long deadline = 2 * timeoutMs;
+    long timer = vertx.setTimer(deadline, id -> {
+      HttpClientRequest r = sent.get();
+      if (r != null) {
+        r.reset();
+      }
+      TimeoutException t = new TimeoutException("no complete answer within " + deadline + " ms");
+      done.tryFail(statusSeen.get() ? t : new Unanswered(t));
+    });
+    http.request(ro)
+        .compose(req -> {
+          sent.set(req);
+          return body == null ? req.send() : req.send(body);
+        })
         .transform(ar -> ar.succeeded() ? Future.succeededFuture(ar.result())
             : Future.failedFuture(isConnectionFailure(ar.cause()) ? new Unanswered(ar.cause())
                 : ar.cause()))
-        .compose(resp -> resp.body().map(b -> new Answer(resp.statusCode(),
-            resp.getHeader("X-Request-Id"), b)));
+        .compose(resp -> {
+          statusSeen.set(true);
+          return resp.body().map(b -> new Answer(resp.statusCode(),
+              resp.getHeader("X-Request-Id"), b));
+        })
+        .onComplete(ar -> {
+          vertx.cancelTimer(timer);
+          if (ar.succeeded()) {
+            done.tryComplete(ar.result());
+          } else {
+            done.tryFail(ar.cause());
+          }
+        });
+    return done.future();
   }
 
   /**
