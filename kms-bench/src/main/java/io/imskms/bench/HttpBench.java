@@ -1068,15 +1068,26 @@ public final class HttpBench {
 
   /** jvm_memory_used_bytes{area="heap"} summed over the pools, from the server's /metrics. */
   long heapBytes() {
+    return metric(line -> line.startsWith("jvm_memory_used_bytes{")
+        && line.contains("area=\"heap\""));
+  }
+
+  /**
+   * The sum of the values of the server's /metrics lines (Prometheus text) that {@code which}
+   * selects, or -1 if none does or the server does not answer.
+   */
+  private long metric(java.util.function.Predicate<String> which) {
     try {
       String text = metricsClient.get("/metrics").send().await().bodyAsString();
       long sum = 0;
+      boolean seen = false;
       for (String line : text.split("\n")) {
-        if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
+        if (which.test(line)) {
           sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+          seen = true;
         }
       }
-      return sum;
+      return seen ? sum : -1;
     } catch (Exception e) {
       return -1;
     }
@@ -1086,11 +1097,12 @@ public final class HttpBench {
   private void printEnd(long tokenObjectsBefore, long started) throws Exception {
     System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
         + " the bound's %d-session pool: %d, by the server (kms_hsm_session_objects_live): %d of"
-        + " %d created in module generation %d; server RSS %.0f MB, threads %d, heap %.0f MB; load average %s; %.0f s%n",
+        + " %d created in module generation %d; server RSS %.0f MB, threads %d, heap %.0f MB;"
+        + " load average %s; %.0f s%n",
         tokenObjectsBefore, tokenObjects(), hsm.status().poolSize(), hsm.countSessionObjects(),
         serverLiveObjects(), serverMetric("kms_hsm_session_objects_created_in_generation"),
-        serverMetric("kms_hsm_generation"), proc.rssBytes() / 1e6, proc.threads(), heapBytes() / 1e6, loadAverage(),
-        (System.nanoTime() - started) / 1e9);
+        serverMetric("kms_hsm_generation"), proc.rssBytes() / 1e6, proc.threads(),
+        heapBytes() / 1e6, loadAverage(), (System.nanoTime() - started) / 1e9);
   }
 
   /**
@@ -1135,22 +1147,9 @@ public final class HttpBench {
     return serverMetric("kms_hsm_session_objects_live");
   }
 
-  /** A gauge or counter of the server's /metrics (Prometheus text, summed over labels), or -1. */
+  /** A gauge or counter of the server's /metrics (summed over labels), or -1. */
   long serverMetric(String name) {
-    try {
-      String text = metricsClient.get("/metrics").send().await().bodyAsString();
-      long sum = 0;
-      boolean seen = false;
-      for (String line : text.split("\n")) {
-        if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-          sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-          seen = true;
-        }
-      }
-      return seen ? sum : -1;
-    } catch (Exception e) {
-      return -1;
-    }
+    return metric(line -> line.startsWith(name + " ") || line.startsWith(name + "{"));
   }
 
   /** Token objects (files) in the benchmark token's directory. */
