@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * future completed (i.e. fsynced) per second, over several runs.
  *
  * <pre>mvn -B -q -pl kms-audit exec:java -Dexec.mainClass=io.imskms.audit.AuditBench \
- *   -Dexec.args="DIR [seconds=5] [runs=5] [inflight=1024] [batchDelayMs=1]"</pre>
+ *   -Dexec.args="DIR [seconds=5] [runs=5] [inflight=1024] [batchDelayMs=0]"</pre>
  *
  * Checkpoints are signed in software here (an ephemeral JDK Ed25519 key): signing happens once a
  * second and does not bear on the record rate; the KMS signs in the HSM.
@@ -33,7 +33,7 @@ public final class AuditBench {
     int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
     int runs = args.length > 2 ? Integer.parseInt(args[2]) : 5;
     int inflight = args.length > 3 ? Integer.parseInt(args[3]) : 1024;
-    long delayMs = args.length > 4 ? Long.parseLong(args[4]) : 1;
+    long delayMs = args.length > 4 ? Long.parseLong(args[4]) : 0;
     KeyPair kp = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     byte[] spki = kp.getPublic().getEncoded();
     byte[] pub = Arrays.copyOfRange(spki, spki.length - 32, spki.length);
