@@ -154,7 +154,11 @@ public final class KmsApplication implements AutoCloseable {
           .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
               .setEnabled(true)
               .setJvmMetricsEnabled(true)
-              .addLabels(Label.HTTP_ROUTE, Label.HTTP_METHOD, Label.HTTP_CODE)))
+              // No HTTP_METHOD: a client may send any token as its method, and a meter per
+              // token would grow without bound; kms_http_requests counts the method (OTHER for
+              // any token outside the standard ones).
+              .setLabels(java.util.EnumSet.of(Label.HTTP_ROUTE, Label.HTTP_CODE, Label.POOL_TYPE,
+                  Label.POOL_NAME, Label.EB_SIDE))))
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
       Hsm metered = MeteredHsm.wrap(hsm, new ApiMetrics(registry));

@@ -95,6 +95,21 @@ class OperationalEndpointsTest {
   }
 
   @Test
+  void metrics_doNotGrowWithTheMethodNamesClientsInvent() {
+    // HTTP/1.1 lets a client send any token as its method: a meter per token would let anyone
+    // grow the registry (and every /metrics answer) without bound.
+    String invented = "XMETHOD" + Long.toHexString(System.nanoTime()).toUpperCase();
+    HttpResponse<Buffer> refused = kms.ue.request(io.vertx.core.http.HttpMethod.valueOf(invented),
+        "/health/live").send().await();
+    assertTrue(refused.statusCode() >= 400, "status " + refused.statusCode());
+    String text = kms.ue.get("/metrics").send().await().bodyAsString();
+    assertTrue(!text.contains(invented), () -> "a meter names the invented method: "
+        + text.lines().filter(l -> l.contains(invented)).toList());
+    assertTrue(text.lines().anyMatch(l -> l.startsWith("kms_http_requests_seconds_count{")
+        && l.contains("method=\"OTHER\"")), "the request is not counted under method OTHER");
+  }
+
+  @Test
   void unknownPath_isProblem404WithRequestId() {
     HttpResponse<Buffer> r = kms.ue.get("/v1/nothing").putHeader("X-Request-Id", "trace-42")
         .send().await();
