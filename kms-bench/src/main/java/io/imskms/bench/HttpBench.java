@@ -105,7 +105,7 @@ public final class HttpBench {
       double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
       boolean bound, double serverWarmup, URI url, Path credentials, Path tls,
       double soakSeconds, double soakShare, List<Integer> principals, double settleSeconds,
-      double warmupMax) {}
+      double warmupMax, boolean splitCpus) {}
 
   final Options o;
   private final Clock clock = Clock.systemUTC();
@@ -179,6 +179,7 @@ public final class HttpBench {
                                 [--flows bootstrap,fig17,fig17-e2m,fig18] [--reps N]
                                 [--open-rate R] [--open-seconds S] [--server-pool N]
                                 [--server-workers N] [--server-warmup S] [--no-bound]
+                                [--split-cpus]
                                 [--soak S [--soak-share F]] [--principals N,N,...]
         --quick          Figure 17 at 1,2,4,8, the other flows at 4, 3 s steps, then an open
                          loop at half the best rate; ends with ratio=R p99_ms=P rps=N errors=E
@@ -203,6 +204,9 @@ public final class HttpBench {
                          cluster up) instead of starting one: no HSM bound (--no-bound), no
                          server CPU/RSS or token counts; principals from --credentials DIR
                          (default var/demo) and TLS from --tls-dir DIR (default var/tls)
+        --split-cpus     the server on CPU 1 only, this harness (load generator and the bound)
+                         on CPU 0 only (taskset): the bound and the server each get one core,
+                         and the load generator does not take the server's; needs 2 CPUs
         KMS_JAVA_OPTS    is passed to the server JVM (e.g. -XX:StartFlightRecording=...)
       """;
 
@@ -221,6 +225,7 @@ public final class HttpBench {
     int pool = 4;
     int workers = 0;
     boolean bound = true;
+    boolean splitCpus = false;
     double serverWarmup = -1;
     URI url = null;
     Path credentials = Path.of("var/demo");
@@ -238,6 +243,7 @@ public final class HttpBench {
         }
         case "--quick" -> quick = true;
         case "--no-bound" -> bound = false;
+        case "--split-cpus" -> splitCpus = true;
         default -> {
           if (i + 1 >= args.length) {
             throw new IllegalArgumentException("unknown option or missing value: " + a);
@@ -273,6 +279,9 @@ public final class HttpBench {
     if (soakShare <= 0 || soakShare > 1) {
       throw new IllegalArgumentException("--soak-share must be in (0, 1]");
     }
+    if (splitCpus && url != null) {
+      throw new IllegalArgumentException("--split-cpus needs the benchmark's own server");
+    }
     if (url != null) {
       bound = false;
       if (principals != null) {
@@ -291,10 +300,31 @@ public final class HttpBench {
         openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound,
         serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10, url, credentials, tls, soak, soakShare,
         principals == null ? List.of() : Stats.intList(principals), settle,
-        warmupMax >= 0 ? warmupMax : quick ? 25 : 120);
+        warmupMax >= 0 ? warmupMax : quick ? 25 : 120, splitCpus);
   }
 
   // --- set-up ------------------------------------------------------------------------------
+
+  static final int SERVER_CPU = 1;
+  static final int HARNESS_CPU = 0;
+
+  /**
+   * --split-cpus: this JVM's threads (and the ones they start) on {@link #HARNESS_CPU} only; the
+   * server is started under {@code taskset -c SERVER_CPU}.
+   */
+  private static void splitCpus() throws IOException, InterruptedException {
+    if (Runtime.getRuntime().availableProcessors() < 2) {
+      throw new IllegalStateException("--split-cpus needs at least 2 CPUs");
+    }
+    Process p = new ProcessBuilder("taskset", "-a", "-p", "-c", Integer.toString(HARNESS_CPU),
+        Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("taskset failed (util-linux): " + out.strip());
+    }
+    System.out.printf(Locale.ROOT, "CPUs split: the server on CPU %d, this harness (load and"
+        + " bound) on CPU %d%n", SERVER_CPU, HARNESS_CPU);
+  }
 
   private void run() throws Exception {
     long started = System.nanoTime();
@@ -307,6 +337,9 @@ public final class HttpBench {
       System.out.printf(Locale.ROOT, "a running KMS at %s (no bound, no server-side figures)%n",
           o.url());
     } else {
+      if (o.splitCpus()) {
+        splitCpus();
+      }
       setUpToken();
       startServer();
       setUpClients();
@@ -556,8 +589,13 @@ public final class HttpBench {
         "audit:", "  dir: " + audit,
         "dev:", "  enabled: true", "  tlsDir: " + tlsDir, "  mailboxes: [" + VM_BOB + "]", ""),
         StandardCharsets.UTF_8);
-    ProcessBuilder pb = new ProcessBuilder(o.kms().toAbsolutePath().toString(), "serve",
-        "--config", config.toString());
+    List<String> cmd = new ArrayList<>();
+    if (o.splitCpus()) {
+      cmd.addAll(List.of("taskset", "-c", Integer.toString(SERVER_CPU)));
+    }
+    cmd.addAll(List.of(o.kms().toAbsolutePath().toString(), "serve", "--config",
+        config.toString()));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().remove("KMS_HSM_PIN");
     pb.environment().remove("KMS_HSM_SO_PIN");
     pb.environment().put("SOFTHSM2_CONF", token.confFile().toAbsolutePath().toString());
