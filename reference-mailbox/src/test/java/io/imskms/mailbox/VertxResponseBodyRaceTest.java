@@ -63,13 +63,10 @@ class VertxResponseBodyRaceTest {
         .setURI("/health/ready");
   }
 
-  private static <T> T join(Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
-  }
-
   @Test
   void bodyAskedForAfterTheResponseWasRead_neverCompletes() throws Exception {
-    HttpClientResponse resp = join(http.request(get()).compose(req -> req.send()));
+    HttpClientResponse resp = http.request(get()).compose(req -> req.send())
+        .await(5, TimeUnit.SECONDS);
     Thread.sleep(200); // the caller's thread is late: the loop has read the whole answer
     CompletableFuture<Buffer> body = resp.body().toCompletionStage().toCompletableFuture();
     Thread.sleep(1_000);
@@ -82,6 +79,6 @@ class VertxResponseBodyRaceTest {
     Future<Buffer> f = http.request(get())
         .compose(req -> req.send().compose(HttpClientResponse::body));
     Thread.sleep(200); // the same late caller
-    assertEquals("{\"status\":\"ready\"}", join(f).toString());
+    assertEquals("{\"status\":\"ready\"}", f.await(5, TimeUnit.SECONDS).toString());
   }
 }

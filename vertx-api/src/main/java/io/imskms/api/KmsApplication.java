@@ -35,6 +35,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -157,7 +158,7 @@ public final class KmsApplication implements AutoCloseable {
               // No HTTP_METHOD: a client may send any token as its method, and a meter per
               // token would grow without bound; kms_http_requests counts the method (OTHER for
               // any token outside the standard ones).
-              .setLabels(java.util.EnumSet.of(Label.HTTP_ROUTE, Label.HTTP_CODE, Label.POOL_TYPE,
+              .setLabels(EnumSet.of(Label.HTTP_ROUTE, Label.HTTP_CODE, Label.POOL_TYPE,
                   Label.POOL_NAME, Label.EB_SIDE))))
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
