@@ -55,6 +55,11 @@ import java.util.concurrent.Callable;
  * read is what the RouterBuilder put there: a {@link ValidatedRequest} under
  * {@link RouterBuilder#KEY_META_DATA_VALIDATED_REQUEST} whose body is the parsed JSON.
  *
+ * <p>The schema check itself first asks the media type's {@link SchemaAcceptor} (compiled once
+ * from the same schema): a body it accepts is valid for sure and skips the validator's generic
+ * walk; any other body, every refusal included, goes to the validator, so refusals keep its
+ * exceptions, messages and pointers exactly.
+ *
  * <p>Operations with parameters (path, query, header, cookie) are not handled here:
  * {@link #supports} says no and the route keeps the RouterBuilder's own validation.
  */
@@ -76,6 +81,11 @@ final class BodyValidation implements InputTrustHandler {
   private final RequestBody requestBody;
   /** Per media type of the operation: its validator, or null where 5.0 skips the schema. */
   private final Map<MediaType, Validator> validators = new IdentityHashMap<>();
+  /**
+   * Per media type: the quick acceptance test of its schema ({@link SchemaAcceptor}), absent
+   * where the schema uses keywords outside its subset (the validator then checks every body).
+   */
+  private final Map<MediaType, SchemaAcceptor> acceptors = new IdentityHashMap<>();
 
   /** True when this class validates everything the contract says about {@code op}'s requests. */
   static boolean supports(Operation op) {
@@ -84,6 +94,14 @@ final class BodyValidation implements InputTrustHandler {
   }
 
   BodyValidation(OpenAPIContract contract, Operation op) {
+    this(contract, op, true);
+  }
+
+  /**
+   * @param quickAcceptance false to check every body with the validator alone (for side-by-side
+   *     measurements; the server always uses the quick path where it exists)
+   */
+  BodyValidation(OpenAPIContract contract, Operation op, boolean quickAcceptance) {
     if (!supports(op)) {
       throw new IllegalArgumentException("operation " + op.getOperationId()
           + " has parameters or no request body: keep the RouterBuilder's validation");
@@ -91,8 +109,14 @@ final class BodyValidation implements InputTrustHandler {
     this.operationId = op.getOperationId();
     this.requestBody = op.getRequestBody();
     for (MediaType mt : requestBody.getContent().values()) {
-      validators.put(mt, schemaValidationRequired(mt)
+      boolean validated = schemaValidationRequired(mt);
+      validators.put(mt, validated
           ? contract.getSchemaRepository().validator(mt.getSchema()) : null);
+      SchemaAcceptor acceptor = validated && quickAcceptance
+          ? SchemaAcceptor.compile(mt.getSchema(), contract.getSchemaRepository()) : null;
+      if (acceptor != null) {
+        acceptors.put(mt, acceptor);
+      }
     }
   }
 
@@ -167,15 +191,23 @@ final class BodyValidation implements InputTrustHandler {
     return parse(contentType, body).check();
   }
 
+  /** True when the schema of every media type of this operation has a quick acceptance test. */
+  boolean quickAcceptance() {
+    return validators.entrySet().stream()
+        .allMatch(e -> e.getValue() == null || acceptors.containsKey(e.getKey()));
+  }
+
   /**
    * A body that passed the checks before the schema (present, content type, JSON syntax), and
    * what is left to check.
    *
    * @param done the validated request when nothing is left (no schema, or no body allowed)
    * @param validator the media type's validator
+   * @param acceptor the quick acceptance test of the media type's schema, or null
    * @param value the parsed body
    */
-  private record Parsed(ValidatedRequest done, Validator validator, Object value) {
+  private record Parsed(ValidatedRequest done, Validator validator, SchemaAcceptor acceptor,
+      Object value) {
     /** Cheap to check: its schema check costs microseconds whatever the client sent. */
     boolean cheap() {
       return done != null || !(value instanceof JsonObject)
@@ -185,6 +217,11 @@ final class BodyValidation implements InputTrustHandler {
     ValidatedRequest check() {
       if (done != null) {
         return done;
+      }
+      if (acceptor != null && acceptor.accepts(value)) {
+        // Valid for sure (SchemaAcceptor): the validator would say the same, at several times
+        // the cost. Anything else, including every refusal, is the validator's to answer.
+        return request(new RequestParameterImpl(value));
       }
       OutputUnit result = validator.validate(value);
       try {
@@ -208,7 +245,7 @@ final class BodyValidation implements InputTrustHandler {
         throw new ValidatorException("The related request does not contain the required body.",
             ValidatorErrorType.MISSING_REQUIRED_PARAMETER);
       }
-      return new Parsed(request(new RequestParameterImpl(null)), null, null);
+      return new Parsed(request(new RequestParameterImpl(null)), null, null, null);
     }
     MediaType mediaType = requestBody.determineContentType(contentType);
     Buffer content = received.getBuffer(Buffer.buffer());
@@ -227,9 +264,9 @@ final class BodyValidation implements InputTrustHandler {
     Validator validator = validators.get(mediaType);
     if (validator == null) {
       // As 5.0: the raw bytes, unvalidated.
-      return new Parsed(request(new RequestParameterImpl(content)), null, null);
+      return new Parsed(request(new RequestParameterImpl(content)), null, null, null);
     }
-    return new Parsed(null, validator, analyser.transform());
+    return new Parsed(null, validator, acceptors.get(mediaType), analyser.transform());
   }
 
   /** vertx-openapi 5.0's rule: no schema, or a bare binary string, is not validated. */

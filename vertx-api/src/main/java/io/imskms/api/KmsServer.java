@@ -186,7 +186,12 @@ public final class KmsServer extends VerticleBase {
     OpenAPIRoute route = rb.getRoute(operationId).setDoSecurity(false);
     Operation op = route.getOperation();
     if (BodyValidation.supports(op)) {
-      route.setDoValidation(false).addHandler(new BodyValidation(contract, op));
+      BodyValidation validation = new BodyValidation(contract, op);
+      if (!validation.quickAcceptance()) {
+        LOG.info("operation {}: its schema has keywords outside SchemaAcceptor's subset; every"
+            + " body goes through the JSON-schema validator", operationId);
+      }
+      route.setDoValidation(false).addHandler(validation);
     } else {
       LOG.warn("operation {} declares parameters: validated per request by the RouterBuilder",
           operationId);
