@@ -267,6 +267,7 @@ public final class Pkcs11Hsm implements Hsm {
       // A planned recycle keeps the adapter ready: requests wait at the gate for the new
       // generation (delayed, not refused). Only a failed start makes it unready.
       recycling = !recovery;
+      long pauseStart = System.nanoTime();
       gen = null;
       long created = old == null ? 0 : old.objectsCreated.get();
       teardown(old);
@@ -282,8 +283,9 @@ public final class Pkcs11Hsm implements Hsm {
             old == null ? "none" : old.number);
       } else {
         recycles.incrementAndGet();
-        LOG.info("HSM module recycled after {} session objects: generation {}", created,
-            gen.number);
+        LOG.info("HSM module recycled after {} session objects: generation {}, re-initialised"
+            + " in {} ms (requests wait at the gate meanwhile)", created, gen.number,
+            (System.nanoTime() - pauseStart) / 1_000_000);
       }
     } finally {
       recycling = false;

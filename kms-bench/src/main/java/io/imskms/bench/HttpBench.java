@@ -174,6 +174,15 @@ public final class HttpBench {
     System.exit(rc);
   }
 
+  /**
+   * Warm-up ends once the server's JIT compiler threads use less than this share of its CPU over
+   * a round of slices (one per concurrency of the run), or at --warmup-max. At 5% the measured
+   * steps still paid 12-22% of the server's CPU to C2 (JFR: the request path's largest methods,
+   * KmsServer.run among them, compiled only then); at 1% the steps saw 0-4%.
+   */
+  static final double JIT_SETTLED = Double.parseDouble(System.getProperty("kms.bench.jitSettled",
+      "0.01"));
+
   static final String USAGE = """
       Usage: bin/kms bench http [--quick] [--concurrency 1,2,4,8] [--seconds S] [--warmup S]
                                 [--flows bootstrap,fig17,fig17-e2m,fig18] [--reps N]
@@ -187,9 +196,10 @@ public final class HttpBench {
         --open-rate R    also an open loop at R requests/s per flow (latency from the intended
                          send time, so queueing is counted)
         --server-pool N  the server's hsm.poolSize (default 4); --server-workers: worker.poolSize
-        --server-warmup S  JIT warm-up per flow before measuring; then more warm-up, up to
-                         --warmup-max S in all, until the server's JIT compiler threads use
-                         under 5% of its CPU (quick: 2 s and 25 s; otherwise 10 s and 120 s)
+        --server-warmup S  JIT warm-up per flow before measuring; then rounds of 2 s slices at
+                         each measured concurrency, up to --warmup-max S in all, until the
+                         server's JIT compiler threads use under 1% of its CPU in a round
+                         (quick: 2 s and 25 s; otherwise 10 s and 120 s)
         --soak S         after the closed-loop steps, an open loop of Figure 17 for S seconds at
                          --soak-share (0.8) of the best closed-loop rate of this run; prints RSS
                          and heap once a minute, errors, and the server's live HSM session
@@ -353,21 +363,27 @@ public final class HttpBench {
     List<Flow> warmFlows = o.principals().isEmpty() ? o.flows() : List.of(Flow.BOOTSTRAP);
     long warmStart = System.nanoTime();
     for (Flow f : warmFlows) {
-      warmUp(f, o.serverWarmup(), true);
+      warmUp(f, o.serverWarmup(), true, 4);
     }
     if (proc != null) {
-      // Then 2 s slices until the JIT compiler threads use under 5% of the server's CPU, so
-      // the measured steps see a server close to its steady state (bounded by --warmup-max).
+      // Then rounds of 2 s slices, one per measured concurrency, until the JIT compiler
+      // threads use under JIT_SETTLED of the server's CPU in a whole round, so that the
+      // measured steps see a server close to its steady state (bounded by --warmup-max). Every
+      // concurrency: the type profiles of 8 connections are not those of 1, and a step at a
+      // concurrency not warmed up pays for C2 recompiling (deoptimisations of Netty's and the
+      // TLS engine's methods, seen in JFR) out of the server's CPU.
       double jit = Double.NaN;
       while ((System.nanoTime() - warmStart) / 1e9 < o.warmupMax()) {
         ProcSampler.Cpu c0 = proc.cpu();
         long j0 = proc.jitNanos();
         for (Flow f : warmFlows) {
-          warmUp(f, 2, false);
+          for (int users : concurrencies(f)) {
+            warmUp(f, 2, false, users);
+          }
         }
         long all = proc.cpu().minus(c0).total();
         jit = all == 0 ? 0 : (double) (proc.jitNanos() - j0) / all;
-        if (jit < 0.05) {
+        if (jit < JIT_SETTLED) {
           break;
         }
       }
@@ -390,9 +406,7 @@ public final class HttpBench {
           loadAverage());
       System.out.println(Row.HEADER);
       for (Flow f : o.flows()) {
-        List<Integer> cs = f == Flow.FIG17 || o.otherConcurrency() == null ? o.concurrency()
-            : o.otherConcurrency();
-        for (int c : cs) {
+        for (int c : concurrencies(f)) {
           Row r = step(f, c);
           System.out.println(r.format(rep));
           rows.computeIfAbsent(f.key + "/" + c, k -> new ArrayList<>()).add(r);
@@ -874,17 +888,26 @@ public final class HttpBench {
     return row(f, "c=" + c, done.get(), t1 - t0, h, errors.get(), s, b);
   }
 
+  /** The closed-loop concurrencies at which {@code f} is measured (the sweep: the largest). */
+  private List<Integer> concurrencies(Flow f) {
+    if (!o.principals().isEmpty()) {
+      return List.of(o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(8));
+    }
+    return f == Flow.FIG17 || o.otherConcurrency() == null ? o.concurrency()
+        : o.otherConcurrency();
+  }
+
   /**
-   * Closed loop at 4 clients for {@code seconds}, and (with {@code bound}) the bound for 1 s;
-   * nothing recorded.
+   * Closed loop at {@code users} clients for {@code seconds}, and (with {@code bound}) the bound
+   * for 1 s; nothing recorded.
    */
-  private void warmUp(Flow f, double seconds, boolean bound) throws Exception {
+  private void warmUp(Flow f, double seconds, boolean bound, int users) throws Exception {
     ConcurrentLinkedQueue<byte[]> q = requests(f, f.ceilingRps, seconds);
     long t0 = System.nanoTime();
     long t1 = t0 + (long) (seconds * 1e9);
-    CountDownLatch finished = new CountDownLatch(4);
+    CountDownLatch finished = new CountDownLatch(users);
     AtomicLong errors = new AtomicLong();
-    for (int u = 0; u < 4; u++) {
+    for (int u = 0; u < users; u++) {
       int user = u;
       vertx.runOnContext(v -> loop(f, user, q, new AtomicLong(), Stats.newHistogram(),
           new AtomicLong(), errors, t0, t1, finished));
@@ -1066,6 +1089,7 @@ public final class HttpBench {
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
     long jit0 = proc.jitNanos();
+    long generation0 = serverMetric("kms_hsm_generation");
     List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
     for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
@@ -1082,6 +1106,13 @@ public final class HttpBench {
     long jit1 = proc.jitNanos();
     long rss = proc.rssBytes();
     trail.add(rss);
+    long generation1 = serverMetric("kms_hsm_generation");
+    if (generation0 >= 0 && generation1 > generation0) {
+      // hsm.recycleAfterObjects: every request waits while the module is re-initialised; in a
+      // step of seconds that pause alone can make the p99 (docs/performance.md, "Fourth round").
+      System.out.printf("  (the server's HSM module was recycled %d time(s) in this step: its"
+          + " pause is in these latencies)%n", generation1 - generation0);
+    }
     return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0, jit1 - jit0,
         trail);
   }
