@@ -151,7 +151,8 @@ final class SchemaAcceptor {
       }
       if (hasAny(s, "properties", "required", "additionalProperties")) {
         Node obj = object(s, depth);
-        all.add(v -> !(v instanceof JsonObject) || obj.accepts(v));
+        // A raw Map (not wrapped as a JsonObject) is an object to the validator: "don't know".
+        all.add(v -> !(v instanceof JsonObject || v instanceof Map) || obj.accepts(v));
       }
       if (s.containsKey("enum")) {
         all.add(stringEnum(s));
