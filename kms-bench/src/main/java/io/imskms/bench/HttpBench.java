@@ -105,7 +105,12 @@ public final class HttpBench {
       double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
       boolean bound, double serverWarmup, URI url, Path credentials, Path tls,
       double soakSeconds, double soakShare, List<Integer> principals, double settleSeconds,
-      double warmupMax, boolean splitCpus) {}
+      double warmupMax, boolean splitCpus) {
+    /** The largest closed-loop concurrency (the principals sweep runs at it). */
+    int largestConcurrency() {
+      return concurrency.stream().mapToInt(Integer::intValue).max().orElse(8);
+    }
+  }
 
   final Options o;
   private final Clock clock = Clock.systemUTC();
@@ -178,7 +183,8 @@ public final class HttpBench {
    * Warm-up ends once the server's JIT compiler threads use less than this share of its CPU over
    * a round of slices (one per concurrency of the run), or at --warmup-max. At 5% the measured
    * steps still paid 12-22% of the server's CPU to C2 (JFR: the request path's largest methods,
-   * KmsServer.run among them, compiled only then); at 1% the steps saw 0-4%.
+   * KmsServer.run among them, compiled only then); at 1% most steps saw 1-11%, a few up to 25%
+   * (docs/performance.md, "Fourth round").
    */
   static final double JIT_SETTLED = Double.parseDouble(System.getProperty("kms.bench.jitSettled",
       "0.01"));
@@ -891,7 +897,7 @@ public final class HttpBench {
   /** The closed-loop concurrencies at which {@code f} is measured (the sweep: the largest). */
   private List<Integer> concurrencies(Flow f) {
     if (!o.principals().isEmpty()) {
-      return List.of(o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(8));
+      return List.of(o.largestConcurrency());
     }
     return f == Flow.FIG17 || o.otherConcurrency() == null ? o.concurrency()
         : o.otherConcurrency();

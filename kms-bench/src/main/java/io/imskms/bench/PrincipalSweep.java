@@ -51,7 +51,7 @@ final class PrincipalSweep {
 
   void run() throws Exception {
     List<Integer> counts = b.o.principals();
-    int c = b.o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(8);
+    int c = b.o.largestConcurrency();
     int first = counts.get(0);
     System.out.printf(Locale.ROOT, "%nprincipals: enrolling the first %d in this JVM; %d HTTPS"
         + " clients; load average %s%n", first, c, HttpBench.loadAverage());

@@ -70,16 +70,6 @@ final class SchemaAcceptor {
     }
   }
 
-  /** Why {@link #compile} gives no acceptor for {@code schema}, or null when it gives one. */
-  static String unsupported(JsonSchema schema, SchemaRepository repository) {
-    try {
-      new Compiler(repository).node(schema, 0);
-      return null;
-    } catch (Unsupported e) {
-      return e.getMessage();
-    }
-  }
-
   /** True only if the validator accepts {@code value}; false means "ask the validator". */
   boolean accepts(Object value) {
     return root.accepts(value);

@@ -53,9 +53,8 @@ class RequestValidationBench {
       RequestValidatorImpl router = (RequestValidatorImpl) RequestValidator.create(vertx,
           contract);
       System.out.printf("%-18s %5s %14s %14s %14s %12s %14s %12s %10s %10s%n", "operation",
-          "round",
-          "router wall us", "router cpu us", "router-body us", "router-body B", "prebuilt us",
-          "prebuilt B", "quick us", "quick B");
+          "round", "router wall us", "router cpu us", "router-body us", "router-body B",
+          "prebuilt us", "prebuilt B", "quick us", "quick B");
       for (int round = 1; round <= ROUNDS; round++) {
         for (String op : List.of("bootstrap", "mailboxKeyRequest", "retrieve")) {
           Operation operation = contract.operation(op);

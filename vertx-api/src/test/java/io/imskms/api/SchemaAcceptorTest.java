@@ -53,10 +53,8 @@ class SchemaAcceptorTest {
   @Test
   void everyProtocolRequestSchema_compiles_andEveryOperationUsesIt() {
     for (String op : OPERATIONS) {
-      assertNull(SchemaAcceptor.unsupported(json(op).getSchema(),
-          contract.getSchemaRepository()), op + ": " + json(op).getSchema());
       assertNotNull(SchemaAcceptor.compile(json(op).getSchema(), contract.getSchemaRepository()),
-          op);
+          op + ": " + json(op).getSchema());
       assertTrue(new BodyValidation(contract, contract.operation(op)).quickAcceptance(), op);
     }
   }
