@@ -32,6 +32,8 @@ final class Generation {
   final AtomicLong objectsDestroyed = new AtomicLong();
   /** Long-term key handles in this generation, by "label#vN". */
   final Map<String, Long> handles = new ConcurrentHashMap<>();
+  /** Shared session keys ({@link HsmSession#deriveShared}); null when turned off. */
+  final SharedKeys shared;
   volatile boolean broken;
 
   /**
@@ -43,10 +45,11 @@ final class Generation {
     return objectsCreated.get() - destroyed;
   }
 
-  Generation(long number, Token token, Session admin, int poolSize) {
+  Generation(long number, Token token, Session admin, int poolSize, SharedKeys shared) {
     this.number = number;
     this.token = token;
     this.admin = admin;
     this.idle = new ArrayBlockingQueue<>(poolSize);
+    this.shared = shared;
   }
 }

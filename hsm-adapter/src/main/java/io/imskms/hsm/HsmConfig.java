@@ -24,6 +24,7 @@ public final class HsmConfig {
   private final boolean deriveTemplateSupported;
   private final Map<String, String> expectedKcvs;
   private final boolean backupCapableKeys;
+  private final int sharedKeys;
 
   private HsmConfig(Builder b) {
     this.modulePath = Objects.requireNonNull(b.modulePath, "modulePath");
@@ -39,7 +40,16 @@ public final class HsmConfig {
     this.deriveTemplateSupported = b.deriveTemplateSupported;
     this.expectedKcvs = Map.copyOf(b.expectedKcvs);
     this.backupCapableKeys = b.backupCapableKeys;
+    if (b.sharedKeys < 0 || b.sharedKeys > MAX_SHARED_KEYS) {
+      throw new IllegalArgumentException("sharedKeys must be 0.." + MAX_SHARED_KEYS);
+    }
+    this.sharedKeys = b.sharedKeys;
   }
+
+  /** The default of {@link #sharedKeys()}. */
+  public static final int DEFAULT_SHARED_KEYS = 4096;
+  /** The largest {@link #sharedKeys()} accepted: each entry is a live object in the HSM. */
+  public static final int MAX_SHARED_KEYS = 1_000_000;
 
   public static Builder builder() {
     return new Builder();
@@ -84,6 +94,16 @@ public final class HsmConfig {
     return recycleAfterObjects;
   }
 
+  /**
+   * How many session keys the adapter keeps for {@link HsmSession#deriveShared} (a bounded,
+   * least-recently-used cache per module generation; each entry is one live session object in
+   * the HSM); 0 turns the cache off, so that every {@code deriveShared} is an ordinary
+   * {@link HsmSession#deriveKey}. Default {@value #DEFAULT_SHARED_KEYS}.
+   */
+  public int sharedKeys() {
+    return sharedKeys;
+  }
+
   /** Minimum time between two recovery attempts while the token is unavailable. */
   public Duration recoveryInterval() {
     return recoveryInterval;
@@ -113,6 +133,7 @@ public final class HsmConfig {
   public String toString() {
     return "HsmConfig[module=" + modulePath + ", token=" + tokenLabel + ", pool=" + poolSize
         + ", borrowTimeout=" + borrowTimeout + ", recycleAfterObjects=" + recycleAfterObjects
+        + ", sharedKeys=" + sharedKeys
         + ", backupCapableKeys=" + backupCapableKeys + ", pin=<redacted>]";
   }
 
@@ -128,6 +149,7 @@ public final class HsmConfig {
     private boolean deriveTemplateSupported = false;
     private Map<String, String> expectedKcvs = Map.of();
     private boolean backupCapableKeys = false;
+    private int sharedKeys = DEFAULT_SHARED_KEYS;
 
     public Builder modulePath(Path v) {
       modulePath = v;
@@ -178,6 +200,12 @@ public final class HsmConfig {
     /** See {@link HsmConfig#backupCapableKeys()}; default false. */
     public Builder backupCapableKeys(boolean v) {
       backupCapableKeys = v;
+      return this;
+    }
+
+    /** See {@link HsmConfig#sharedKeys()}; 0 turns the cache off. */
+    public Builder sharedKeys(int v) {
+      sharedKeys = v;
       return this;
     }
 

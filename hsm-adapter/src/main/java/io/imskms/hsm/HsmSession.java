@@ -16,6 +16,28 @@ public interface HsmSession extends AutoCloseable {
    */
   KeyRef deriveKey(KeyRef base, byte[] context, KeySpec spec) throws HsmException;
 
+  /**
+   * Derives like {@link #deriveKey} (same KDF, same checks), but hands the new key to the
+   * adapter's bounded cache of shared keys under {@code name} (HsmConfig#sharedKeys), so that a
+   * later session of the same module generation, on any thread, finds it with
+   * {@link #findShared} instead of deriving it again. The key stays a non-token session object
+   * with the spec's attributes; it is destroyed when evicted (least recently used first, never
+   * while a session uses it), when found after {@code notAfterMillis}, or with the generation
+   * (recycle, recovery, close). The reference returned is usable in this session until it
+   * closes; {@link #destroy} and {@link #close} release it instead of destroying it. The caller
+   * owns the meaning of the name: the same name must always mean the same base key, context and
+   * spec. With the cache turned off this is {@code deriveKey}.
+   */
+  KeyRef deriveShared(KeyRef base, byte[] context, KeySpec spec, byte[] name, long notAfterMillis)
+      throws HsmException;
+
+  /**
+   * The key shared under {@code name} by {@link #deriveShared} in this module generation, as a
+   * reference usable in this session until it closes, or null (never shared, evicted, expired, a
+   * re-initialised module, or the cache turned off). No PKCS#11 call.
+   */
+  KeyRef findShared(byte[] name) throws HsmException;
+
   /** Wraps {@code key} (extractable, 16/24/32 bytes) under {@code kek} (C_WrapKey). */
   byte[] wrapKey(KeyRef kek, KeyRef key, WrapMode mode) throws HsmException;
 
@@ -65,10 +87,16 @@ public interface HsmSession extends AutoCloseable {
    */
   KeyRef deriveEcdh(KeyRef privateKey, byte[] peerPublicPoint, KeySpec spec) throws HsmException;
 
-  /** Destroys a session key now rather than at {@link #close()}. */
+  /**
+   * Destroys a session key now rather than at {@link #close()}; a shared key is only released
+   * (this session can no longer use it; the cache keeps it).
+   */
   void destroy(KeyRef sessionKey) throws HsmException;
 
-  /** Destroys every session key created here and returns the PKCS#11 session to the pool. */
+  /**
+   * Destroys every session key created here, releases the shared keys used here, and returns the
+   * PKCS#11 session to the pool.
+   */
   @Override
   void close();
 }

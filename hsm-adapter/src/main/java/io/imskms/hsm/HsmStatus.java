@@ -14,6 +14,8 @@ package io.imskms.hsm;
  *     created, and neither destroyed (C_DestroyObject succeeded) nor gone with their session
  *     (C_CloseSession succeeded). 0 when no HSM session is open and nothing leaked; 0 after a
  *     recycle or recovery starts a new generation (C_Finalize destroys the old one's objects).
+ * @param sharedKeys shared session keys findable now ({@link HsmSession#deriveShared}); they
+ *     are among {@code sessionObjectsLive}
  * @param recycles how many recycles have run
  * @param recoveries how many re-initialisations after a fault have succeeded
  * @param lastError the last fault's description (no secrets), or null
@@ -25,6 +27,7 @@ public record HsmStatus(
     int sessionsInUse,
     long objectsCreatedSinceInit,
     long sessionObjectsLive,
+    int sharedKeys,
     long recycles,
     long recoveries,
     String lastError) {}

@@ -127,7 +127,16 @@ public final class Pkcs11Hsm implements Hsm {
           throw Ckr.translate(Ckr.Op.LOGIN, "token '" + cfg.tokenLabel() + "'", e);
         }
       }
-      Generation g = new Generation(generations.incrementAndGet(), token, admin, cfg.poolSize());
+      SharedKeys shared = null;
+      if (cfg.sharedKeys() > 0) {
+        List<Session> keepers = new ArrayList<>();
+        for (int i = 0; i < SharedKeys.keeperCount(cfg.poolSize()); i++) {
+          keepers.add(token.openSession(true));
+        }
+        shared = new SharedKeys(cfg.sharedKeys(), keepers);
+      }
+      Generation g = new Generation(generations.incrementAndGet(), token, admin, cfg.poolSize(),
+          shared);
       for (int i = 0; i < cfg.poolSize(); i++) {
         g.idle.add(token.openSession(true));
       }
@@ -223,6 +232,9 @@ public final class Pkcs11Hsm implements Hsm {
         closeQuietly(s);
       }
       g.idle.clear();
+      if (g.shared != null) {
+        g.shared.keeperSessions().forEach(Pkcs11Hsm::closeQuietly);
+      }
       closeQuietly(g.admin);
     }
     finalizeQuietly();
@@ -1077,7 +1089,8 @@ public final class Pkcs11Hsm implements Hsm {
     boolean ready = !closed && (g != null ? !g.broken : recycling);
     return new HsmStatus(ready, g == null ? generations.get() : g.number, cfg.poolSize(),
         g == null ? 0 : g.inUse.get(), g == null ? 0 : g.objectsCreated.get(),
-        g == null ? 0 : g.objectsLive(), recycles.get(), recoveries.get(), lastError);
+        g == null ? 0 : g.objectsLive(), g == null || g.shared == null ? 0 : g.shared.size(),
+        recycles.get(), recoveries.get(), lastError);
   }
 
   @Override

@@ -24,6 +24,9 @@ final class Pkcs11Session implements HsmSession {
   private final boolean deriveTemplate;
   /** Handles of the session objects this session created and has not destroyed yet. */
   private final List<KeyRef> live = new ArrayList<>(4);
+  /** Shared keys this session holds a reference to, and their cache entries (same order). */
+  private final List<KeyRef> sharedRefs = new ArrayList<>(2);
+  private final List<SharedKeys.Entry> sharedEntries = new ArrayList<>(2);
   private final Thread opener = Thread.currentThread();
   private boolean broken;
   private boolean closed;
@@ -85,6 +88,14 @@ final class Pkcs11Session implements HsmSession {
 
   @Override
   public KeyRef deriveKey(KeyRef base, byte[] context, KeySpec spec) throws HsmException {
+    long h = deriveBase(base, context, spec);
+    long out = run(Ckr.Op.DERIVE, base, () -> s.deriveKey(Pkcs11Hsm.deriveMechanism(context), h,
+        Templates.sessionKey(spec, deriveTemplate)));
+    return track(out, "derived from " + base.label(), spec);
+  }
+
+  /** The checks of a derivation; returns the base key's handle. */
+  private long deriveBase(KeyRef base, byte[] context, KeySpec spec) throws HsmException {
     long h = use(base, KeyUsage.DERIVE);
     if (context == null || context.length == 0) {
       throw new HsmPolicyException("a derivation needs a non-empty context");
@@ -95,9 +106,84 @@ final class Pkcs11Session implements HsmSession {
     if (spec.algorithm() == KeyAlgorithm.AES_192 || spec.algorithm() == KeyAlgorithm.EC_P256) {
       throw new HsmPolicyException("derived keys are AES-128/256 or HMAC keys");
     }
-    long out = run(Ckr.Op.DERIVE, base, () -> s.deriveKey(Pkcs11Hsm.deriveMechanism(context), h,
-        Templates.sessionKey(spec, deriveTemplate)));
-    return track(out, "derived from " + base.label(), spec);
+    return h;
+  }
+
+  @Override
+  public KeyRef deriveShared(KeyRef base, byte[] context, KeySpec spec, byte[] name,
+      long notAfterMillis) throws HsmException {
+    SharedKeys cache = g.shared;
+    if (cache == null) {
+      return deriveKey(base, context, spec);
+    }
+    SharedKeys.Name n = sharedName(name);
+    long h = deriveBase(base, context, spec);
+    SharedKeys.Keeper keeper = cache.keeperForCurrentThread();
+    long out;
+    synchronized (keeper) {
+      // The keeper session owns the new object, so that it outlives this session.
+      out = run(Ckr.Op.DERIVE, base, () -> keeper.session.deriveKey(
+          Pkcs11Hsm.deriveMechanism(context), h, Templates.sessionKey(spec, deriveTemplate)));
+    }
+    g.objectsCreated.incrementAndGet();
+    SharedKeys.Entry e = new SharedKeys.Entry(n, out, spec, notAfterMillis, keeper);
+    List<SharedKeys.Entry> evicted = new ArrayList<>(1);
+    cache.put(e, evicted);
+    destroyShared(evicted);
+    return holdShared(e, "shared, derived from " + base.label());
+  }
+
+  @Override
+  public KeyRef findShared(byte[] name) throws HsmException {
+    checkOpen();
+    SharedKeys cache = g.shared;
+    if (cache == null) {
+      return null;
+    }
+    List<SharedKeys.Entry> expired = new ArrayList<>(0);
+    SharedKeys.Entry e = cache.acquire(sharedName(name), System.currentTimeMillis(), expired);
+    destroyShared(expired);
+    return e == null ? null : holdShared(e, "shared");
+  }
+
+  private static SharedKeys.Name sharedName(byte[] name) throws HsmPolicyException {
+    if (name == null || name.length == 0) {
+      throw new HsmPolicyException("a shared key needs a non-empty name");
+    }
+    return new SharedKeys.Name(name);
+  }
+
+  private KeyRef holdShared(SharedKeys.Entry e, String origin) {
+    KeyRef ref = KeyRef.session(origin, e.spec, g.number, e.handle, this);
+    sharedRefs.add(ref);
+    sharedEntries.add(e);
+    return ref;
+  }
+
+  /** Destroys removed shared keys nobody uses any more; a failure leaves the object counted. */
+  private void destroyShared(List<SharedKeys.Entry> entries) {
+    for (SharedKeys.Entry e : entries) {
+      if (g.broken) {
+        return; // C_Finalize takes them with the generation
+      }
+      try {
+        SharedKeys.destroy(e);
+        g.objectsDestroyed.incrementAndGet();
+      } catch (PKCS11Exception ex) {
+        if (Ckr.meansTokenLost(ex.getErrorCode())) {
+          hsm.markBroken(g, Ckr.translate(Ckr.Op.DESTROY, "a shared key", ex));
+        }
+      }
+    }
+  }
+
+  /** Releases this session's reference to the shared key at index i. */
+  private void releaseShared(int i) {
+    SharedKeys.Entry e = sharedEntries.remove(i);
+    sharedRefs.remove(i);
+    if (g.shared.release(e)) {
+      destroyShared(List.of(e));
+    }
   }
 
   @Override
@@ -115,7 +201,8 @@ final class Pkcs11Session implements HsmSession {
   }
 
   private long sessionHandle(KeyRef key) throws HsmException {
-    if (key.owner != this || key.generation != g.number || !live.contains(key)) {
+    if (key.owner != this || key.generation != g.number
+        || !(live.contains(key) || sharedRefs.contains(key))) {
       throw new HsmPolicyException(key + " is stale: it belongs to another, closed or"
           + " re-initialised HSM session");
     }
@@ -282,6 +369,11 @@ final class Pkcs11Session implements HsmSession {
       throw new HsmPolicyException("long-term keys are not destroyed through a session");
     }
     long h = sessionHandle(sessionKey);
+    int shared = sharedRefs.indexOf(sessionKey);
+    if (shared >= 0) {
+      releaseShared(shared);
+      return;
+    }
     run(Ckr.Op.DESTROY, sessionKey, () -> {
       s.destroyObject(h);
       return null;
@@ -356,13 +448,20 @@ final class Pkcs11Session implements HsmSession {
       throw e;
     } finally {
       live.clear();
-      hsm.release(g, s, broken, left);
+      try {
+        while (!sharedRefs.isEmpty()) {
+          releaseShared(sharedRefs.size() - 1);
+        }
+      } finally {
+        hsm.release(g, s, broken, left);
+      }
     }
   }
 
 
   @Override
   public String toString() {
-    return "HsmSession[generation " + g.number + ", " + live.size() + " live keys]";
+    return "HsmSession[generation " + g.number + ", " + live.size() + " live keys, "
+        + sharedRefs.size() + " shared]";
   }
 }

@@ -17,6 +17,7 @@ import io.imskms.core.directory.MailboxDirectory;
 import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.replay.ReplayCache;
+import io.imskms.hsm.HsmConfig;
 import io.imskms.hsm.Pkcs11Hsm;
 import io.imskms.hsm.SoftHsmTestToken;
 import io.imskms.mailbox.KmsHttpClient;
@@ -105,7 +106,7 @@ public final class HttpBench {
       double openSeconds, Path kms, Path work, int serverPool, int serverWorkers,
       boolean bound, double serverWarmup, URI url, Path credentials, Path tls,
       double soakSeconds, double soakShare, List<Integer> principals, double settleSeconds,
-      double warmupMax, boolean splitCpus) {
+      double warmupMax, boolean splitCpus, int ueBtids) {
     /** The largest closed-loop concurrency (the principals sweep runs at it). */
     int largestConcurrency() {
       return concurrency.stream().mapToInt(Integer::intValue).max().orElse(8);
@@ -128,6 +129,9 @@ public final class HttpBench {
   EcdhEnrolment enrolment;
   private Credential alice;
   private ClientSession sa;
+  /** UE-A's B-TIDs that Figure 17 requests rotate over (--ue-btids); the first is sa. */
+  private final List<ClientSession> senders = new ArrayList<>();
+  private int nextSender;
   private ClientSession sm;
   private ClientSession sb;
   private byte[] offerForRetrieval;
@@ -194,7 +198,7 @@ public final class HttpBench {
                                 [--flows bootstrap,fig17,fig17-e2m,fig18] [--reps N]
                                 [--open-rate R] [--open-seconds S] [--server-pool N]
                                 [--server-workers N] [--server-warmup S] [--no-bound]
-                                [--split-cpus]
+                                [--split-cpus] [--ue-btids N]
                                 [--soak S [--soak-share F]] [--principals N,N,...]
         --quick          Figure 17 at 1,2,4,8, the other flows at 4, 3 s steps, then an open
                          loop at half the best rate; ends with ratio=R p99_ms=P rps=N errors=E
@@ -223,6 +227,11 @@ public final class HttpBench {
         --split-cpus     the server on CPU 1 only, this harness (load generator and the bound)
                          on CPU 0 only (taskset): the bound and the server each get one core,
                          and the load generator does not take the server's; needs 2 CPUs
+        --ue-btids N     Figure 17 requests rotate over N B-TIDs of UE-A (N bootstraps; default
+                         1): the mailbox's one B-TID is recovered from the server's shared keys
+                         (hsm.sharedKeys) after its first use, UE-A's only while N fits in them
+                         (N above 4096, the default size: never)
+        KMS_HSM_SHARED_KEYS  hsm.sharedKeys of the server and of the bound (0 = off)
         KMS_JAVA_OPTS    is passed to the server JVM (e.g. -XX:StartFlightRecording=...)
       """;
 
@@ -240,6 +249,7 @@ public final class HttpBench {
     Path work = Path.of("kms-bench/target/http-bench");
     int pool = 4;
     int workers = 0;
+    int ueBtids = 1;
     boolean bound = true;
     boolean splitCpus = false;
     double serverWarmup = -1;
@@ -278,6 +288,7 @@ public final class HttpBench {
             case "--work" -> work = Path.of(v);
             case "--server-pool" -> pool = Integer.parseInt(v);
             case "--server-workers" -> workers = Integer.parseInt(v);
+            case "--ue-btids" -> ueBtids = Integer.parseInt(v);
             case "--server-warmup" -> serverWarmup = Double.parseDouble(v);
             case "--url" -> url = URI.create(v);
             case "--credentials" -> credentials = Path.of(v);
@@ -316,10 +327,16 @@ public final class HttpBench {
         openSeconds > 0 ? openSeconds : quick ? 5 : 10, kms, work, pool, workers, bound,
         serverWarmup >= 0 ? serverWarmup : quick ? 2 : 10, url, credentials, tls, soak, soakShare,
         principals == null ? List.of() : Stats.intList(principals), settle,
-        warmupMax >= 0 ? warmupMax : quick ? 25 : 120, splitCpus);
+        warmupMax >= 0 ? warmupMax : quick ? 25 : 120, splitCpus, Math.max(1, ueBtids));
   }
 
   // --- set-up ------------------------------------------------------------------------------
+
+  /** hsm.sharedKeys as the server will read it: KMS_HSM_SHARED_KEYS, else the default. */
+  static int sharedKeys() {
+    String v = System.getenv("KMS_HSM_SHARED_KEYS");
+    return v == null || v.isBlank() ? HsmConfig.DEFAULT_SHARED_KEYS : Integer.parseInt(v.trim());
+  }
 
   static final int SERVER_CPU = 1;
   static final int HARNESS_CPU = 0;
@@ -364,6 +381,9 @@ public final class HttpBench {
           + " token objects %d%n", server.pid(), port, o.serverPool(), proc.rssBytes() / 1e6,
           tokenObjectsBefore);
     }
+    System.out.printf(Locale.ROOT, "shared keys (Ks by B-TID): hsm.sharedKeys %d for the server"
+        + " and the bound; Figure 17 over %d B-TID(s) of UE-A and 1 of the mailbox%n",
+        sharedKeys(), senders.size());
 
     // JIT warm-up of the server (and of this JVM's client side), not reported.
     List<Flow> warmFlows = o.principals().isEmpty() ? o.flows() : List.of(Flow.BOOTSTRAP);
@@ -508,7 +528,9 @@ public final class HttpBench {
     token = SoftHsmTestToken.create();
     int maxThreads = Math.max(4, o.concurrency().stream().mapToInt(Integer::intValue).max()
         .orElse(4));
-    hsm = token.open(b -> b.poolSize(maxThreads));
+    // The bound's adapter keeps shared keys as the server does (KMS_HSM_SHARED_KEYS reaches
+    // both: the server inherits this environment).
+    hsm = token.open(b -> b.poolSize(maxThreads).sharedKeys(sharedKeys()));
     KeyRing ring = KeyRing.ensureProvisioned(hsm);
     Files.createDirectories(o.work());
     Files.deleteIfExists(o.work().resolve("keys.json")); // an earlier run's token
@@ -532,6 +554,10 @@ public final class HttpBench {
     sa = bootstrapInProcess(alice);
     sb = bootstrapInProcess(bob);
     sm = bootstrapInProcess(vmBob);
+    senders.add(sa);
+    while (senders.size() < o.ueBtids()) {
+      senders.add(bootstrapInProcess(alice));
+    }
     UeClient.OutgoingOffer offer = ue.offer(sa, BOB);
     MailboxClient.PendingKeyRequest kr = mailbox.keyRequest(sm, offer.offerBytes(), false);
     ticketForRetrieval = mailbox.openResponse(kr, service.mailboxKeyRequest(kr.requestBytes()))
@@ -557,6 +583,10 @@ public final class HttpBench {
     sa = bootstrapRemote(ueClients.get(0), alice);
     sb = bootstrapRemote(ueClients.get(0), bob);
     sm = bootstrapRemote(mailboxClients.get(0), vmBob);
+    senders.add(sa);
+    while (senders.size() < o.ueBtids()) {
+      senders.add(bootstrapRemote(ueClients.get(0), alice));
+    }
     UeClient.OutgoingOffer offer = ue.offer(sa, BOB);
     MailboxClient.PendingKeyRequest kr = mailbox.keyRequest(sm, offer.offerBytes(), false);
     ticketForRetrieval = mailbox.openResponse(kr,
@@ -737,13 +767,17 @@ public final class HttpBench {
     try {
       return switch (f) {
         case BOOTSTRAP -> bootstrapping.start(alice).requestBytes();
-        case FIG17, FIG17_E2M -> mailbox.keyRequest(sm, ue.offer(sa, BOB).offerBytes(),
+        case FIG17, FIG17_E2M -> mailbox.keyRequest(sm, ue.offer(nextSender(), BOB).offerBytes(),
             f == Flow.FIG17_E2M).requestBytes();
         case FIG18 -> ue.retrieval(sb, offerForRetrieval, ticketForRetrieval).requestBytes();
       };
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  private ClientSession nextSender() {
+    return senders.get(nextSender++ % senders.size());
   }
 
   /** Fresh requests (fresh nonces and timestamps), made before the clock starts. */
@@ -1170,12 +1204,21 @@ public final class HttpBench {
 
   /** Token objects before/after, session objects left (bound pool and server), RSS, heap. */
   private void printEnd(long tokenObjectsBefore, long started) throws Exception {
+    long lookups = hsmCalls("session.findShared");
+    long misses = hsmCalls("session.deriveShared");
+    if (lookups > 0) {
+      System.out.printf(Locale.ROOT, "%nserver's recoveries: %d, found in its shared keys %d"
+          + " (%.1f%%)%n", lookups, lookups - misses, 100.0 * (lookups - misses) / lookups);
+    }
     System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
-        + " the bound's %d-session pool: %d, by the server (kms_hsm_session_objects_live): %d of"
+        + " the bound's %d-session pool: %d (and %d shared keys), by the server"
+        + " (kms_hsm_session_objects_live − kms_hsm_shared_keys): %d (and %d shared keys) of"
         + " %d created in module generation %d; server RSS %.0f MB, threads %d, heap %.0f MB;"
         + " load average %s; %.0f s%n",
-        tokenObjectsBefore, tokenObjects(), hsm.status().poolSize(), hsm.countSessionObjects(),
-        serverLiveObjects(), serverMetric("kms_hsm_session_objects_created_in_generation"),
+        tokenObjectsBefore, tokenObjects(), hsm.status().poolSize(),
+        hsm.countSessionObjects() - hsm.status().sharedKeys(), hsm.status().sharedKeys(),
+        serverLiveObjects(), serverMetric("kms_hsm_shared_keys"),
+        serverMetric("kms_hsm_session_objects_created_in_generation"),
         serverMetric("kms_hsm_generation"), proc.rssBytes() / 1e6, proc.threads(),
         heapBytes() / 1e6, loadAverage(), (System.nanoTime() - started) / 1e9);
   }
@@ -1217,9 +1260,20 @@ public final class HttpBench {
         r.p99());
   }
 
-  /** The server's live HSM session objects (-1 if its /metrics does not say). */
+  /**
+   * The server's live HSM session objects other than its shared keys (the recovered Ks kept for
+   * reuse, bounded by hsm.sharedKeys): what requests left behind; -1 if its /metrics does not say.
+   */
   long serverLiveObjects() {
-    return serverMetric("kms_hsm_session_objects_live");
+    long live = serverMetric("kms_hsm_session_objects_live");
+    long shared = serverMetric("kms_hsm_shared_keys");
+    return live < 0 || shared < 0 ? -1 : live - shared;
+  }
+
+  /** The server's count of one adapter call (kms_hsm_calls_seconds, all outcomes), or -1. */
+  long hsmCalls(String call) {
+    return metric(line -> line.startsWith("kms_hsm_calls_seconds_count{")
+        && line.contains("call=\"" + call + "\""));
   }
 
   /** A gauge or counter of the server's /metrics (summed over labels), or -1. */

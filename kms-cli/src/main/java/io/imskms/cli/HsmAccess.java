@@ -81,6 +81,7 @@ public final class HsmAccess {
           .recycleAfterObjects(h.recycleAfterObjects())
           .recoveryInterval(Duration.ofMillis(h.recoveryIntervalMs()))
           .deriveTemplateSupported(h.deriveTemplateSupported())
+          .sharedKeys(h.sharedKeys())
           .backupCapableKeys(config.core().keyBackup())
           .expectedKcvs(expectedKcvs(config))
           .build();

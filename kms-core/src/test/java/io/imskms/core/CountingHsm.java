@@ -33,11 +33,15 @@ final class CountingHsm implements Hsm {
     ops.clear();
     specs.clear();
     sessions = 0;
+    sharedHits = 0;
   }
 
   int total() {
     return ops.values().stream().mapToInt(Integer::intValue).sum();
   }
+
+  /** How many findShared calls found a key (no PKCS#11 call; not in the operation counts). */
+  int sharedHits;
 
   private String failOp;
   private int failIn;
@@ -75,6 +79,23 @@ final class CountingHsm implements Hsm {
         count("derive");
         specs.add(spec);
         return s.deriveKey(base, context, spec);
+      }
+
+      @Override
+      public KeyRef deriveShared(KeyRef base, byte[] context, KeySpec spec, byte[] name,
+          long notAfterMillis) throws HsmException {
+        count("derive");
+        specs.add(spec);
+        return s.deriveShared(base, context, spec, name, notAfterMillis);
+      }
+
+      @Override
+      public KeyRef findShared(byte[] name) throws HsmException {
+        KeyRef k = s.findShared(name); // no PKCS#11 call: not an operation
+        if (k != null) {
+          sharedHits++;
+        }
+        return k;
       }
 
       @Override

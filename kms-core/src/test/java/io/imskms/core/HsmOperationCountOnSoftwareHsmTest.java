@@ -10,4 +10,9 @@ class HsmOperationCountOnSoftwareHsmTest extends HsmOperationCountTest {
   KmsFixture newFixture() throws Exception {
     return KmsFixture.onSoftwareHsm();
   }
+
+  @Override
+  boolean sharesKeys() {
+    return false;
+  }
 }

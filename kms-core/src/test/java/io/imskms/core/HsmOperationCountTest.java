@@ -37,6 +37,11 @@ class HsmOperationCountTest {
     return new KmsFixture();
   }
 
+  /** Whether the fixture's HSM keeps shared keys (the adapter does; the software HSM does not). */
+  boolean sharesKeys() {
+    return true;
+  }
+
   @BeforeAll
   void setUp() throws Exception {
     f = newFixture();
@@ -56,7 +61,8 @@ class HsmOperationCountTest {
     byte[] run() throws Exception;
   }
 
-  private record Measured(byte[] result, Map<String, Integer> ops, int total, long objects) {}
+  private record Measured(byte[] result, Map<String, Integer> ops, int total, long objects,
+      int sharedHits) {}
 
   private Measured measure(Call c) throws Exception {
     // Warm the long-term key cache so that only per-request work is counted.
@@ -65,8 +71,10 @@ class HsmOperationCountTest {
     byte[] r = c.run();
     long objects = f.hsm.status().objectsCreatedSinceInit() - before;
     assertEquals(1, counting.sessions, "one HSM session per request");
-    assertEquals(0, f.hsm.countSessionObjects(), "every session object destroyed");
-    return new Measured(r, Map.copyOf(counting.ops), counting.total(), objects);
+    assertEquals(f.hsm.status().sharedKeys(), f.hsm.countSessionObjects(),
+        "every session object destroyed but the shared keys (Ks by B-TID)");
+    return new Measured(r, Map.copyOf(counting.ops), counting.total(), objects,
+        counting.sharedHits);
   }
 
   @Test
@@ -87,11 +95,19 @@ class HsmOperationCountTest {
     ClientSession sa = f.bootstrapping.finish(p, boot.result());
     ClientSession sm = f.bootstrap(vmBob);
     ClientSession sb = f.bootstrap(bob);
+    assertEquals(0, boot.sharedHits()); // a bootstrap recovers nothing
 
+    // Each B-TID's first recovery is a miss: the counts of section 12.
     for (boolean e2m : new boolean[] {false, true}) {
+      if (e2m) {
+        sa = f.bootstrap(alice); // fresh B-TIDs: misses again
+        sm = f.bootstrap(vmBob);
+        sb = f.bootstrap(bob);
+      }
       UeClient.OutgoingOffer o = f.ue.offer(sa, BOB);
       MailboxClient.PendingKeyRequest r = f.mailbox.keyRequest(sm, o.offerBytes(), e2m);
       Measured fig17 = measure(() -> kms.mailboxKeyRequest(r.requestBytes()));
+      assertEquals(0, fig17.sharedHits());
       if (!e2m) {
         assertEquals(Map.of("verify", 2, "derive", 10, "destroy", 2, "decrypt", 2, "wrap", 2,
             "sign", 1), fig17.ops());
@@ -106,10 +122,44 @@ class HsmOperationCountTest {
       MailboxClient.Grant g = f.mailbox.openResponse(r, fig17.result());
       UeClient.PendingRetrieval pr = f.ue.retrieval(sb, o.offerBytes(), g.ticket());
       Measured fig18 = measure(() -> kms.retrieveMediaKey(pr.requestBytes()));
+      assertEquals(0, fig18.sharedHits());
       assertEquals(Map.of("verify", 1, "derive", 7, "destroy", 1, "decrypt", 2, "unwrap", 1,
           "wrap", 1), fig18.ops());
       assertEquals(13, fig18.total());
       assertEquals(8, fig18.objects());
+    }
+
+    // The same B-TIDs again: with shared keys each recovery is found, not recomputed (no
+    // C_Verify, no two derives, no destroy of Kp); without, the counts above.
+    boolean hit = sharesKeys();
+    for (boolean e2m : new boolean[] {false, true}) {
+      UeClient.OutgoingOffer o = f.ue.offer(sa, BOB);
+      MailboxClient.PendingKeyRequest r = f.mailbox.keyRequest(sm, o.offerBytes(), e2m);
+      Measured fig17 = measure(() -> kms.mailboxKeyRequest(r.requestBytes()));
+      assertEquals(hit ? 2 : 0, fig17.sharedHits());
+      if (!hit) {
+        assertEquals(e2m ? 24 : 19, fig17.total());
+      } else if (!e2m) {
+        assertEquals(Map.of("derive", 6, "decrypt", 2, "wrap", 2, "sign", 1), fig17.ops());
+        assertEquals(11, fig17.total());
+        assertEquals(6, fig17.objects());
+      } else {
+        assertEquals(Map.of("derive", 8, "decrypt", 2, "wrap", 4, "sign", 1, "generateKey", 1),
+            fig17.ops());
+        assertEquals(16, fig17.total());
+        assertEquals(9, fig17.objects());
+      }
+      MailboxClient.Grant g = f.mailbox.openResponse(r, fig17.result());
+      UeClient.PendingRetrieval pr = f.ue.retrieval(sb, o.offerBytes(), g.ticket());
+      Measured fig18 = measure(() -> kms.retrieveMediaKey(pr.requestBytes()));
+      assertEquals(hit ? 1 : 0, fig18.sharedHits());
+      if (hit) {
+        assertEquals(Map.of("derive", 5, "decrypt", 2, "unwrap", 1, "wrap", 1), fig18.ops());
+        assertEquals(9, fig18.total());
+        assertEquals(6, fig18.objects());
+      } else {
+        assertEquals(13, fig18.total());
+      }
     }
     System.out.println("enrolment objects: " + enrol.objects());
   }

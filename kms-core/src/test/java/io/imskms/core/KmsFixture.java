@@ -13,6 +13,7 @@ import io.imskms.core.enrolment.EcdhEnrolment;
 import io.imskms.core.keys.KeyRing;
 import io.imskms.core.replay.ReplayCache;
 import io.imskms.hsm.Hsm;
+import io.imskms.hsm.HsmException;
 import io.imskms.hsm.InsecureSoftwareHsm;
 import io.imskms.hsm.SoftHsmTestToken;
 import io.imskms.protocol.Role;
@@ -92,6 +93,18 @@ final class KmsFixture implements AutoCloseable {
   ClientSession bootstrap(Credential c) throws Exception {
     Bootstrapping.Pending p = bootstrapping.start(c);
     return bootstrapping.finish(p, kms.bootstrap(p.requestBytes()));
+  }
+
+  /**
+   * Session objects in the token other than the adapter's shared keys (Ks by B-TID, bounded by
+   * hsm.sharedKeys): what a request left behind. 0 unless something leaks.
+   */
+  long leftoverSessionObjects() throws HsmException {
+    return leftoverSessionObjects(hsm);
+  }
+
+  static long leftoverSessionObjects(Hsm hsm) throws HsmException {
+    return hsm.countSessionObjects() - hsm.status().sharedKeys();
   }
 
   @Override

@@ -110,7 +110,7 @@ class ServerFaultNonceTest {
     assertTrue(k.equalContents(f.ue.openRetrieval(pr, kms.retrieveMediaKey(pr.requestBytes()))));
     // Served once, it is a replay again.
     assertEquals(ErrorCode.REPLAY, code(() -> kms.mailboxKeyRequest(r.requestBytes())));
-    assertEquals(0, f.hsm.countSessionObjects());
+    assertEquals(0, f.leftoverSessionObjects());
   }
 
   @Test

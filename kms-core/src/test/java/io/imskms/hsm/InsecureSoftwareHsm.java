@@ -330,7 +330,7 @@ public final class InsecureSoftwareHsm implements Hsm {
   @Override
   public HsmStatus status() {
     return new HsmStatus(!closed, 1, Integer.MAX_VALUE, sessionsInUse.get(),
-        objectsCreated.get(), liveObjects.get(), 0, 0, null);
+        objectsCreated.get(), liveObjects.get(), 0, 0, 0, null);
   }
 
   @Override
@@ -520,6 +520,18 @@ public final class InsecureSoftwareHsm implements Hsm {
       }
       byte[] v = aesEcbDerive(b.value(), context, spec.algorithm().lengthBytes());
       return track("derived from " + base.label(), new Secret(spec, v, null));
+    }
+
+    /** No shared-key cache here: an ordinary derive (HsmConfig#sharedKeys 0). */
+    @Override
+    public KeyRef deriveShared(KeyRef base, byte[] context, KeySpec spec, byte[] name,
+        long notAfterMillis) throws HsmException {
+      return deriveKey(base, context, spec);
+    }
+
+    @Override
+    public KeyRef findShared(byte[] name) {
+      return null;
     }
 
     @Override

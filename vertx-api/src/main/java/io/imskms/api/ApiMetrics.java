@@ -113,6 +113,9 @@ final class ApiMetrics {
     Gauge.builder("kms.hsm.session.objects.live", status, s -> s.get().sessionObjectsLive())
         .description("HSM session objects of this generation not destroyed yet (0 when idle;"
             + " more than the open sessions hold means a leak)").register(registry);
+    Gauge.builder("kms.hsm.shared.keys", status, s -> s.get().sharedKeys())
+        .description("Recovered session keys (Ks by B-TID) kept in the HSM for reuse, at most"
+            + " hsm.sharedKeys; they are among the live session objects").register(registry);
     // Not "...objects.created": Prometheus reserves the _created suffix (a counter's creation
     // time) and its client drops it from gauge names.
     Gauge.builder("kms.hsm.session.objects.created.in.generation", status,

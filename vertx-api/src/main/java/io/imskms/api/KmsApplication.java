@@ -414,6 +414,9 @@ public final class KmsApplication implements AutoCloseable {
     if (h.poolSize() < 1) {
       throw new ConfigException("hsm.poolSize must be at least 1");
     }
+    if (h.sharedKeys() < 0 || h.sharedKeys() > HsmConfig.MAX_SHARED_KEYS) {
+      throw new ConfigException("hsm.sharedKeys must be 0.." + HsmConfig.MAX_SHARED_KEYS);
+    }
     Map<String, String> kcvs = Map.of();
     String manifest = config.core().keyManifest();
     boolean haveManifest = !manifest.isBlank() && Files.exists(Path.of(manifest));
@@ -442,6 +445,7 @@ public final class KmsApplication implements AutoCloseable {
         .recycleAfterObjects(h.recycleAfterObjects())
         .recoveryInterval(Duration.ofMillis(h.recoveryIntervalMs()))
         .deriveTemplateSupported(h.deriveTemplateSupported())
+        .sharedKeys(h.sharedKeys())
         .backupCapableKeys(config.core().keyBackup())
         .build();
   }

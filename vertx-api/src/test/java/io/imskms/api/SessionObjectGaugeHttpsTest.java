@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The server's HSM session objects, seen from outside the process: after granted and refused
  * requests of every flow over real HTTPS on SoftHSM2, {@code kms_hsm_session_objects_live} at
- * /metrics is 0 while {@code kms_hsm_session_objects_created_in_generation} has
+ * /metrics is {@code kms_hsm_shared_keys} (the recovered keys kept for reuse) while {@code kms_hsm_session_objects_created_in_generation} has
  * grown (SoftHSM2 shows session
  * objects only inside the process that made them, so this gauge is how a benchmark or an
  * operator checks that none is left behind).
@@ -26,6 +26,8 @@ import org.junit.jupiter.api.Test;
 class SessionObjectGaugeHttpsTest {
   private static final Pattern LIVE =
       Pattern.compile("(?m)^kms_hsm_session_objects_live(?:\\{[^}]*})? (\\S+)$");
+  private static final Pattern SHARED =
+      Pattern.compile("(?m)^kms_hsm_shared_keys(?:\\{[^}]*})? (\\S+)$");
   private static final Pattern CREATED = Pattern.compile(
       "(?m)^kms_hsm_session_objects_created_in_generation(?:\\{[^}]*})? (\\S+)$");
   private static TestKms kms;
@@ -48,14 +50,17 @@ class SessionObjectGaugeHttpsTest {
     return Double.parseDouble(m.group(1));
   }
 
-  /** The gauge once the last answer's session has been given back (generous deadline). */
-  private static double liveWhenIdle() throws InterruptedException {
-    double live = gauge(LIVE);
-    for (int i = 0; i < 100 && live != 0; i++) {
+  /**
+   * Live session objects other than the shared keys, once the last answer's session has been
+   * given back (generous deadline).
+   */
+  private static double leftWhenIdle() throws InterruptedException {
+    double left = gauge(LIVE) - gauge(SHARED);
+    for (int i = 0; i < 100 && left != 0; i++) {
       Thread.sleep(50);
-      live = gauge(LIVE);
+      left = gauge(LIVE) - gauge(SHARED);
     }
-    return live;
+    return left;
   }
 
   @Test
@@ -73,7 +78,11 @@ class SessionObjectGaugeHttpsTest {
       assertProblem(kms.post(kms.ue, "/v1/deferred/retrieve",
           JsonMessages.toJson(RetrievalRequest.decode(pr.requestBytes()))), 401, "INTEGRITY");
     }
-    assertEquals(0.0, liveWhenIdle());
+    assertEquals(0.0, leftWhenIdle());
+    // The recovered keys kept for reuse: alice's Ka, vm.bob's Km and bob's Kb of the B-TIDs the
+    // flows used, at least one each, never more than the default hsm.sharedKeys.
+    double shared = gauge(SHARED);
+    assertTrue(shared >= 3 && shared <= 4096, "shared keys: " + shared);
     double created = gauge(CREATED) - createdBefore;
     assertTrue(created >= 10 * 8, "session objects created: " + created);
   }

@@ -23,6 +23,7 @@ import io.imskms.protocol.ErrorCode;
 import io.imskms.protocol.ProtocolException;
 import io.imskms.protocol.Role;
 import io.imskms.protocol.Wire;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -134,20 +135,37 @@ public final class KmsBootstrapper implements Bootstrapper {
    * Recover Ka/Kb/Km: check the tag (any change to the B-TID → INTEGRITY), then the expiry, then
    * the principal's standing (revoked, or a superseded generation → PRINCIPAL_REVOKED), then
    * derive Kp and Ks = KDF(Kp, ks(body)).
+   *
+   * <p>Ks is derived as a shared key named by these exact B-TID bytes (HsmSession#deriveShared;
+   * docs/protocol.md section 12): a later recovery from the same bytes on this node finds it
+   * without the HSM's tag check and two derivations, but makes every other check as above, in
+   * the same order and with the same codes (key versions known and not retired, expiry,
+   * principal's standing), because those can change while the key is cached. Same bytes mean
+   * the tag was verified when the key was cached; a B-TID that differs in any byte is a miss.
    */
   @Override
   public BootstrappedKey recover(HsmSession s, byte[] btidBytes, boolean wrappable)
       throws KmsException {
     try {
       Btid btid = Btid.decode(btidBytes);
-      s.verify(keys.key(KeyPurpose.BTID_MAC, btid.btidMacVersion()), btid.body(), btid.tag());
+      KeyRef macKey = keys.key(KeyPurpose.BTID_MAC, btid.btidMacVersion());
+      byte[] name = sharedName(btidBytes, wrappable);
+      KeyRef cached = s.findShared(name);
+      if (cached == null) {
+        s.verify(macKey, btid.body(), btid.tag());
+      }
       if (clock.millis() > btid.notAfterMs()) {
         throw new KmsException(ErrorCode.EXPIRED_BTID, "B-TID expired");
       }
       principals.check(btid.id(), btid.generation());
+      if (cached != null) {
+        keys.key(KeyPurpose.CRED_ROOT, btid.credVersion()); // known and not retired, as deriveKp
+        return new BootstrappedKey(btid.role(), btid.id(), cached);
+      }
       KeyRef kp = deriveKp(s, keys, btid.role(), btid.id(), btid.credVersion(),
           btid.generation(), false);
-      KeyRef ks = s.deriveKey(kp, Contexts.sessionKey(btid.body()), wrappable ? KS.wrappable() : KS);
+      KeyRef ks = s.deriveShared(kp, Contexts.sessionKey(btid.body()),
+          wrappable ? KS.wrappable() : KS, name, btid.notAfterMs());
       s.destroy(kp);
       return new BootstrappedKey(btid.role(), btid.id(), ks);
     } catch (ProtocolException e) {
@@ -156,6 +174,21 @@ public final class KmsBootstrapper implements Bootstrapper {
       throw KmsException.of(e);
     }
   }
+
+  /**
+   * The shared-key name of the Ks of these B-TID bytes: a label, the key's wrappability (Ka is
+   * derived wrappable, for the ticket; Kb and Km are not) and the bytes as received.
+   */
+  static byte[] sharedName(byte[] btidBytes, boolean wrappable) {
+    byte[] name = new byte[SHARED_LABEL.length + 1 + btidBytes.length];
+    System.arraycopy(SHARED_LABEL, 0, name, 0, SHARED_LABEL.length);
+    name[SHARED_LABEL.length] = (byte) (wrappable ? 1 : 0);
+    System.arraycopy(btidBytes, 0, name, SHARED_LABEL.length + 1, btidBytes.length);
+    return name;
+  }
+
+  private static final byte[] SHARED_LABEL =
+      "imskms/v1/ks-of-btid".getBytes(StandardCharsets.US_ASCII);
 
   /** The replay cache's principal name: role code, a colon, the normalised identity. */
   public static String principal(Role role, String id) {

@@ -92,10 +92,12 @@ public record ApiConfig(Http http, Tls tls, Hsm hsm, Worker worker, Core core, D
    *     key store on the same module
    * @param recoveryIntervalMs minimum time between two recovery attempts
    * @param deriveTemplateSupported whether the token honours CKA_DERIVE_TEMPLATE
+   * @param sharedKeys recovered session keys (Ks by B-TID) kept as HSM session objects for reuse
+   *     (default 4096; 0 = off; docs/protocol.md section 12)
    */
   public record Hsm(String module, String tokenLabel, String pinFile, int poolSize,
       long borrowTimeoutMs, long recycleAfterObjects, long recoveryIntervalMs,
-      boolean deriveTemplateSupported) {}
+      boolean deriveTemplateSupported, int sharedKeys) {}
 
   /**
    * @param poolSize worker threads for HSM work; 0 means the HSM pool size
