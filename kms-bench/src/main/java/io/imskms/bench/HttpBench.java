@@ -45,6 +45,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -1130,6 +1131,7 @@ public final class HttpBench {
     ProcSampler.Cpu m0 = self.cpu();
     long jit0 = proc.jitNanos();
     long generation0 = serverMetric("kms_hsm_generation");
+    TreeMap<Double, Long> buckets0 = serverLatencyBuckets();
     List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
     for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
@@ -1153,8 +1155,56 @@ public final class HttpBench {
       System.out.printf("  (the server's HSM module was recycled %d time(s) in this step: its"
           + " pause is in these latencies)%n", generation1 - generation0);
     }
+    printServerSide(buckets0, serverLatencyBuckets());
     return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0, jit1 - jit0,
         trail);
+  }
+
+  /**
+   * The server's own request timer (kms_http_requests_seconds: from the request's arrival at the
+   * event loop to its answer, so without the network, TLS records in flight and this harness):
+   * cumulative counts by bucket bound in seconds, summed over routes and outcomes.
+   */
+  TreeMap<Double, Long> serverLatencyBuckets() {
+    TreeMap<Double, Long> out = new TreeMap<>();
+    try {
+      String text = metricsClient.get("/metrics").send().await().bodyAsString();
+      for (String line : text.split("\n")) {
+        if (!line.startsWith("kms_http_requests_seconds_bucket{")) {
+          continue;
+        }
+        int i = line.indexOf("le=\"");
+        String le = line.substring(i + 4, line.indexOf('"', i + 4));
+        double bound = le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le);
+        out.merge(bound, (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)),
+            Long::sum);
+      }
+    } catch (Exception e) {
+      out.clear();
+    }
+    return out;
+  }
+
+  /** One line: the step's share answered by the server within 5 ms, and its p99's bucket. */
+  private static void printServerSide(TreeMap<Double, Long> before,
+      TreeMap<Double, Long> after) {
+    Long all1 = after.get(Double.POSITIVE_INFINITY);
+    Long all0 = before.getOrDefault(Double.POSITIVE_INFINITY, 0L);
+    if (all1 == null || all1 - all0 <= 0) {
+      return;
+    }
+    long n = all1 - all0;
+    long within5 = after.getOrDefault(0.005, 0L) - before.getOrDefault(0.005, 0L);
+    double p99 = Double.POSITIVE_INFINITY;
+    for (Map.Entry<Double, Long> e : after.entrySet()) {
+      if (e.getValue() - before.getOrDefault(e.getKey(), 0L) >= 0.99 * n) {
+        p99 = e.getKey();
+        break;
+      }
+    }
+    System.out.printf(Locale.ROOT, "  (server-side, kms_http_requests_seconds: %.1f%% of %d"
+        + " answered within 5 ms, p99 within %s ms)%n", 100.0 * within5 / n, n,
+        Double.isInfinite(p99) ? "inf" : String.format(Locale.ROOT, "%.0f", p99 * 1000));
   }
 
   private Row row(Flow f, String mode, long n, long nanos, Histogram h, long errors, Sample s,
