@@ -89,11 +89,68 @@ public final class Identity {
 
   /** Whether {@code id} is already in normal form. */
   public static boolean isNormal(String id) {
+    if (certainlyNormal(id)) {
+      return true;
+    }
     try {
       return normalise(id).equals(id);
     } catch (ProtocolException e) {
       return false;
     }
+  }
+
+  /**
+   * A check without allocation for the common case, called on every received identity: true
+   * only if {@link #normalise} would return {@code id} unchanged (printable ASCII, so one byte
+   * per character and nothing to strip; a lower-case {@code sip:}/{@code sips:} URI with a
+   * non-empty user or none, a non-empty host without upper-case letters; or a lower-case
+   * {@code tel:} URI). False means "not sure": {@link #isNormal} then asks {@code normalise}
+   * itself. {@code IdentityTest} holds the two to the same answers.
+   */
+  static boolean certainlyNormal(String id) {
+    if (id == null || id.length() > MAX_BYTES) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      if (c <= 0x20 || c >= 0x7f) {
+        return false;
+      }
+    }
+    int start;
+    if (id.startsWith("sip:")) {
+      start = 4;
+    } else if (id.startsWith("sips:")) {
+      start = 5;
+    } else if (id.startsWith("tel:")) {
+      return id.length() > 4 && noUpperCase(id, 4, id.length());
+    } else {
+      return false;
+    }
+    int at = id.lastIndexOf('@');
+    if (at == start) {
+      return false; // an empty user
+    }
+    int host = at < start ? start : at + 1;
+    int end = id.length();
+    for (int i = host; i < id.length(); i++) {
+      char c = id.charAt(i);
+      if (c == ';' || c == '?' || c == ':') {
+        end = i;
+        break;
+      }
+    }
+    return end > host && noUpperCase(id, host, end);
+  }
+
+  private static boolean noUpperCase(String s, int from, int to) {
+    for (int i = from; i < to; i++) {
+      char c = s.charAt(i);
+      if (c >= 'A' && c <= 'Z') {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Throws MALFORMED unless {@code id} is in normal form (used on every received identity). */

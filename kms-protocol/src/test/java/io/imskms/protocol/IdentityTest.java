@@ -47,4 +47,51 @@ class IdentityTest {
     assertEquals(id, Identity.normalise(id));
     assertThrows(ProtocolException.class, () -> Identity.normalise(id.replace("sip:", "sip:a")));
   }
+
+  /**
+   * The allocation-free fast path of {@link Identity#isNormal} never says "normal" where
+   * {@code normalise} disagrees, and {@code isNormal} as a whole answers as
+   * {@code normalise(id).equals(id)} did, on 50,000 generated identities: the protocol's shapes
+   * with every case, separator, white space, control, non-ASCII and length variation near 255.
+   */
+  @Test
+  void isNormal_fastPath_agreesWithNormalise_onGeneratedIdentities() {
+    String[] schemes = {"sip:", "sips:", "tel:", "SIP:", "Sips:", "TEL:", "sipx:", "http:", "",
+        " sip:", "sip"};
+    String[] pieces = {"alice", "Alice", "ALICE", "a", "", "@", "@@", "ims.example.com",
+        "IMS.Example.COM", "x", ":", ";", "?", ";user=phone", "?Subject=Hi", ":5060", ";Tag=X",
+        " ", "\t", "\u0007", "\u00e9", "\ud83d\ude00", "\ud83d", "+49-89-1234", "%41", "a b",
+        "vm.bob", "[2001:db8::1]", "\u00a0", "\u2028"};
+    java.util.Random r = new java.util.Random(20261205);
+    int fast = 0;
+    int normal = 0;
+    for (int i = 0; i < 50_000; i++) {
+      StringBuilder b = new StringBuilder(schemes[r.nextInt(schemes.length)]);
+      int n = r.nextInt(6);
+      for (int j = 0; j < n; j++) {
+        b.append(pieces[r.nextInt(pieces.length)]);
+      }
+      if (r.nextInt(20) == 0) {
+        b.append("a".repeat(240 + r.nextInt(30))); // around the 255-byte limit
+      }
+      String id = b.toString();
+      boolean reference;
+      try {
+        reference = Identity.normalise(id).equals(id);
+      } catch (ProtocolException e) {
+        reference = false;
+      }
+      if (Identity.certainlyNormal(id)) {
+        fast++;
+        assertTrue(reference, () -> "fast path says normal, normalise disagrees: " + id);
+      }
+      assertEquals(reference, Identity.isNormal(id), id);
+      if (reference) {
+        normal++;
+      }
+    }
+    // The fast path carries the common case: most normal identities never reach normalise.
+    assertTrue(normal > 1000, "normal identities generated: " + normal);
+    assertTrue(fast > normal / 2, "fast path " + fast + " of " + normal);
+  }
 }
