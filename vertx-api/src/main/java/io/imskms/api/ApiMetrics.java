@@ -111,8 +111,9 @@ final class ApiMetrics {
     Gauge.builder("kms.hsm.recoveries", status, s -> s.get().recoveries())
         .description("Re-initialisations after a fault").register(registry);
     Gauge.builder("kms.hsm.session.objects.live", status, s -> s.get().sessionObjectsLive())
-        .description("HSM session objects of this generation not destroyed yet (0 when idle;"
-            + " more than the open sessions hold means a leak)").register(registry);
+        .description("HSM session objects of this generation not destroyed yet (the shared"
+            + " keys when idle; more than they and the open sessions hold means a leak)")
+        .register(registry);
     Gauge.builder("kms.hsm.shared.keys", status, s -> s.get().sharedKeys())
         .description("Recovered session keys (Ks by B-TID) kept in the HSM for reuse, at most"
             + " hsm.sharedKeys; they are among the live session objects").register(registry);
