@@ -24,9 +24,10 @@ final class Pkcs11Session implements HsmSession {
   private final boolean deriveTemplate;
   /** Handles of the session objects this session created and has not destroyed yet. */
   private final List<KeyRef> live = new ArrayList<>(4);
-  /** Shared keys this session holds a reference to, and their cache entries (same order). */
-  private final List<KeyRef> sharedRefs = new ArrayList<>(2);
-  private final List<SharedKeys.Entry> sharedEntries = new ArrayList<>(2);
+  /** Shared keys this session holds a reference to: the reference handed out, its entry. */
+  private record Held(KeyRef ref, SharedKeys.Entry entry) {}
+
+  private final List<Held> held = new ArrayList<>(2);
   private final Thread opener = Thread.currentThread();
   private boolean broken;
   private boolean closed;
@@ -155,8 +156,7 @@ final class Pkcs11Session implements HsmSession {
 
   private KeyRef holdShared(SharedKeys.Entry e, String origin) {
     KeyRef ref = KeyRef.session(origin, e.spec, g.number, e.handle, this);
-    sharedRefs.add(ref);
-    sharedEntries.add(e);
+    held.add(new Held(ref, e));
     return ref;
   }
 
@@ -177,10 +177,19 @@ final class Pkcs11Session implements HsmSession {
     }
   }
 
+  /** The index of a shared key's reference in {@link #held}, or -1. */
+  private int heldIndex(KeyRef key) {
+    for (int i = 0; i < held.size(); i++) {
+      if (held.get(i).ref() == key) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   /** Releases this session's reference to the shared key at index i. */
   private void releaseShared(int i) {
-    SharedKeys.Entry e = sharedEntries.remove(i);
-    sharedRefs.remove(i);
+    SharedKeys.Entry e = held.remove(i).entry();
     if (g.shared.release(e)) {
       destroyShared(List.of(e));
     }
@@ -202,7 +211,7 @@ final class Pkcs11Session implements HsmSession {
 
   private long sessionHandle(KeyRef key) throws HsmException {
     if (key.owner != this || key.generation != g.number
-        || !(live.contains(key) || sharedRefs.contains(key))) {
+        || !(live.contains(key) || heldIndex(key) >= 0)) {
       throw new HsmPolicyException(key + " is stale: it belongs to another, closed or"
           + " re-initialised HSM session");
     }
@@ -369,7 +378,7 @@ final class Pkcs11Session implements HsmSession {
       throw new HsmPolicyException("long-term keys are not destroyed through a session");
     }
     long h = sessionHandle(sessionKey);
-    int shared = sharedRefs.indexOf(sessionKey);
+    int shared = heldIndex(sessionKey);
     if (shared >= 0) {
       releaseShared(shared);
       return;
@@ -449,8 +458,8 @@ final class Pkcs11Session implements HsmSession {
     } finally {
       live.clear();
       try {
-        while (!sharedRefs.isEmpty()) {
-          releaseShared(sharedRefs.size() - 1);
+        while (!held.isEmpty()) {
+          releaseShared(held.size() - 1);
         }
       } finally {
         hsm.release(g, s, broken, left);
@@ -462,6 +471,6 @@ final class Pkcs11Session implements HsmSession {
   @Override
   public String toString() {
     return "HsmSession[generation " + g.number + ", " + live.size() + " live keys, "
-        + sharedRefs.size() + " shared]";
+        + held.size() + " shared]";
   }
 }

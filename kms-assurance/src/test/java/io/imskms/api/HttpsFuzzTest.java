@@ -79,7 +79,7 @@ class HttpsFuzzTest {
     documented = documentedProblems();
     kms = TestKms.start(env -> env.put("KMS_CORE_REPLAY_WINDOW_SECONDS", "600"));
     p = kms.enrolAll();
-    sessionObjectsAtStart = leftoverSessionObjects();
+    sessionObjectsAtStart = kms.leftoverSessionObjects();
     sa = kms.bootstrap(kms.ue, p.alice());
     sb = kms.bootstrap(kms.ue, p.bob());
     sm = kms.bootstrap(kms.vmBob, p.vmBob());
@@ -94,7 +94,7 @@ class HttpsFuzzTest {
     try {
       TestKms.Delivery d = kms.deliver(p, true);
       assertTrue(kms.retrieve(p, d).equals(d.kAtA()), "a genuine flow after the fuzzing");
-      assertEquals(sessionObjectsAtStart, leftoverSessionObjects(),
+      assertEquals(sessionObjectsAtStart, kms.leftoverSessionObjects(),
           "session objects left on the token (other than the shared keys)");
       System.out.println("fuzz: HttpsFuzzTest sent " + REQUESTS.get() + " HTTPS requests");
     } finally {
@@ -409,8 +409,4 @@ class HttpsFuzzTest {
     }
   }
 
-  /** Session objects in the token other than the adapter's shared keys (Ks by B-TID). */
-  private static long leftoverSessionObjects() throws Exception {
-    return kms.app.hsm().countSessionObjects() - kms.app.hsm().status().sharedKeys();
-  }
 }

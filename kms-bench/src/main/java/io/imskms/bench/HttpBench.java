@@ -1168,8 +1168,7 @@ public final class HttpBench {
   TreeMap<Double, Long> serverLatencyBuckets() {
     TreeMap<Double, Long> out = new TreeMap<>();
     try {
-      String text = metricsClient.get("/metrics").send().await().bodyAsString();
-      for (String line : text.split("\n")) {
+      for (String line : metricsText().split("\n")) {
         if (!line.startsWith("kms_http_requests_seconds_bucket{")) {
           continue;
         }
@@ -1235,9 +1234,14 @@ public final class HttpBench {
    * The sum of the values of the server's /metrics lines (Prometheus text) that {@code which}
    * selects, or -1 if none does or the server does not answer.
    */
+  /** The server's /metrics page (Prometheus text). */
+  private String metricsText() {
+    return metricsClient.get("/metrics").send().await().bodyAsString();
+  }
+
   private long metric(java.util.function.Predicate<String> which) {
     try {
-      String text = metricsClient.get("/metrics").send().await().bodyAsString();
+      String text = metricsText();
       long sum = 0;
       boolean seen = false;
       for (String line : text.split("\n")) {

@@ -88,7 +88,7 @@ class NegativeSuiteHttpsTest {
       env.put("KMS_CORE_REPLAY_WINDOW_SECONDS", Long.toString(WINDOW.toSeconds()));
     }, clock);
     p = kms.enrolAll();
-    sessionObjectsAtStart = leftoverSessionObjects();
+    sessionObjectsAtStart = kms.leftoverSessionObjects();
   }
 
   @AfterAll
@@ -577,12 +577,8 @@ class NegativeSuiteHttpsTest {
   void afterTheSuite_aValidFlowSucceeds_andNoHsmSessionObjectIsLeft() throws Exception {
     Delivery d = kms.deliver(p, true);
     assertTrue(d.kAtA().equalContents(kms.retrieve(p, d)));
-    assertEquals(sessionObjectsAtStart, leftoverSessionObjects());
+    assertEquals(sessionObjectsAtStart, kms.leftoverSessionObjects());
     assertTrue(kms.app.hsm().status().sharedKeys() > 0, "recovered keys were shared");
   }
 
-  /** Session objects in the token other than the adapter's shared keys (Ks by B-TID). */
-  private static long leftoverSessionObjects() throws Exception {
-    return kms.app.hsm().countSessionObjects() - kms.app.hsm().status().sharedKeys();
-  }
 }

@@ -277,6 +277,14 @@ public final class TestKms implements AutoCloseable {
         JsonMessages.bootstrapResponse(r.bodyAsJsonObject()).encode());
   }
 
+  /**
+   * Session objects in the server's token other than its shared keys (Ks by B-TID, bounded by
+   * hsm.sharedKeys): what requests left behind.
+   */
+  public long leftoverSessionObjects() throws Exception {
+    return app.hsm().countSessionObjects() - app.hsm().status().sharedKeys();
+  }
+
   @Override
   public void close() {
     ue.close();
