@@ -20,6 +20,8 @@ import java.util.function.Supplier;
  *   <li>{@code kms_operations_seconds{operation,outcome}}: each protocol operation at the
  *       service boundary, time on the worker included;
  *   <li>{@code kms_hsm_calls_seconds{call,outcome}}: each call into the HSM adapter;
+ *   <li>{@code kms_audit_append_seconds{outcome}}: the wait of each answer for its audit
+ *       records to be durable;
  *   <li>{@code kms_worker_*} and {@code kms_hsm_*} gauges: saturation of the worker executor
  *       and of the HSM session pool, and readiness.
  * </ul>
@@ -70,8 +72,20 @@ final class ApiMetrics {
   }
 
   void hsmCall(String call, String outcome, long nanos) {
-    timers.computeIfAbsent(new Key("kms.hsm.calls", call, outcome, null, null),
-        k -> timer(k.name(), "Calls into the HSM adapter", "call", k.v1(), "outcome", k.v2()))
+    hsmCallTimer(call, outcome).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** The timer of one adapter call and outcome, for a caller that keeps it (MeteredHsm). */
+  Timer hsmCallTimer(String call, String outcome) {
+    return timers.computeIfAbsent(new Key("kms.hsm.calls", call, outcome, null, null),
+        k -> timer(k.name(), "Calls into the HSM adapter", "call", k.v1(), "outcome", k.v2()));
+  }
+
+  void auditAppend(String outcome, long nanos) {
+    timers.computeIfAbsent(new Key("kms.audit.append", outcome, null, null, null),
+        k -> timer(k.name(), "Waits of answers for their audit records: from handing them to"
+            + " the audit log to their being durable (fsync), back on the event loop",
+            "outcome", k.v1()))
         .record(nanos, TimeUnit.NANOSECONDS);
   }
 

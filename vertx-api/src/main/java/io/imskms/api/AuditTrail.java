@@ -54,12 +54,14 @@ final class AuditTrail {
       "/v1/deferred/retrieve", "retrieve");
 
   private final AuditLog log;
+  private final ApiMetrics metrics;
   /** Null when identities are recorded in clear ({@code audit.identities: plain}). */
   private final AuditPseudonyms pseudonyms;
 
-  AuditTrail(AuditLog log, AuditPseudonyms pseudonyms) {
+  AuditTrail(AuditLog log, AuditPseudonyms pseudonyms, ApiMetrics metrics) {
     this.log = log;
     this.pseudonyms = pseudonyms;
+    this.metrics = metrics;
   }
 
   /**
@@ -140,6 +142,7 @@ final class AuditTrail {
   }
 
   private Future<Void> write(Vertx vertx, List<AuditEvent> events) {
+    long t0 = System.nanoTime();
     CompletableFuture<?>[] fs = new CompletableFuture<?>[events.size()];
     for (int i = 0; i < fs.length; i++) {
       fs[i] = log.append(events.get(i));
@@ -147,6 +150,8 @@ final class AuditTrail {
     Promise<Void> p = Promise.promise();
     var ctx = vertx.getOrCreateContext();
     CompletableFuture.allOf(fs).whenComplete((v, t) -> ctx.runOnContext(x -> {
+      metrics.auditAppend(t == null ? "ok" : Failure.AUDIT_UNAVAILABLE.name(),
+          System.nanoTime() - t0);
       if (t == null) {
         p.complete();
       } else {

@@ -53,6 +53,7 @@ public final class KmsServer extends VerticleBase {
   private final KmsOperations operations;
   private final Supplier<HsmStatus> hsmStatus;
   private final PrometheusMeterRegistry registry;
+  private final ApiMetrics metrics;
   private final AuditTrail audit;
   private HsmWorker worker;
   private HttpServer server;
@@ -78,7 +79,8 @@ public final class KmsServer extends VerticleBase {
     this.operations = Objects.requireNonNull(operations);
     this.hsmStatus = Objects.requireNonNull(hsmStatus);
     this.registry = Objects.requireNonNull(registry);
-    this.audit = new AuditTrail(Objects.requireNonNull(auditLog), pseudonyms);
+    this.metrics = new ApiMetrics(registry);
+    this.audit = new AuditTrail(Objects.requireNonNull(auditLog), pseudonyms, metrics);
   }
 
   /** Attaches the node's replay defence: /health/ready shows it and needs it ready. */
@@ -97,7 +99,6 @@ public final class KmsServer extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    ApiMetrics metrics = new ApiMetrics(registry);
     worker = new HsmWorker(vertx, config.workerPoolSize(), config.worker().queueLimit(),
         config.worker().maxExecuteTimeMs(), hsmStatus, metrics);
     metrics.workerGauges(worker);

@@ -56,6 +56,9 @@ class AuditFailClosedHttpsTest {
       // A refusal cannot be recorded either: it is answered AUDIT_UNAVAILABLE too.
       assertProblem(kms.post(kms.ue, "/v1/deferred/key-request", request), 503,
           "AUDIT_UNAVAILABLE");
+      // The operator sees where those answers waited: appends that failed, by outcome.
+      assertTrue(kms.ue.get("/metrics").send().await().bodyAsString()
+          .contains("kms_audit_append_seconds_count{outcome=\"AUDIT_UNAVAILABLE\"}"));
 
       disk.failing(false);
       int status = 0;

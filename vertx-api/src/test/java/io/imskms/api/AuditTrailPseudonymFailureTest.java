@@ -46,7 +46,8 @@ class AuditTrailPseudonymFailureTest {
       AuditPseudonyms.ensure(hsm, audit);
       AuditPseudonyms pseudonyms = AuditPseudonyms.open(hsm, audit);
       String alice = pseudonyms.pseudonym(ALICE);
-      AuditTrail trail = new AuditTrail(log, pseudonyms);
+      AuditTrail trail = new AuditTrail(log, pseudonyms,
+          new ApiMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()));
       hsm.close(); // from here on, every HSM call fails
 
       // alice is cached: her refusal is recorded with her pseudonym, without the HSM.

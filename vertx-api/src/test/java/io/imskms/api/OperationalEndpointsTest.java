@@ -82,6 +82,7 @@ class OperationalEndpointsTest {
             + "status=\"200\"}",
         "kms_http_requests_seconds_bucket{code=\"OK\",method=\"POST\",route=\"/v1/bootstrap\"",
         "kms_operations_seconds_count{operation=\"bootstrap\",outcome=\"ok\"}",
+        "kms_audit_append_seconds_count{outcome=\"ok\"}",
         "kms_hsm_calls_seconds_count{call=\"openSession\",outcome=\"ok\"}",
         "kms_hsm_calls_seconds_count{call=\"session.sign\",outcome=\"ok\"}",
         "kms_worker_capacity ", "kms_worker_in_flight ", "kms_worker_saturation ",
