@@ -41,6 +41,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -1131,7 +1132,7 @@ public final class HttpBench {
     ProcSampler.Cpu m0 = self.cpu();
     long jit0 = proc.jitNanos();
     long generation0 = serverMetric("kms_hsm_generation");
-    TreeMap<Double, Long> buckets0 = serverLatencyBuckets();
+    Map<String, TimerText> buckets0 = serverLatencyBuckets();
     List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
     for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
@@ -1161,49 +1162,93 @@ public final class HttpBench {
   }
 
   /**
-   * The server's own request timer (kms_http_requests_seconds: from the request's arrival at the
-   * event loop to its answer, so without the network, TLS records in flight and this harness):
-   * cumulative counts by bucket bound in seconds, summed over routes and outcomes.
+   * The server's own timers, by where a request spends its time: the whole answer
+   * (kms_http_requests_seconds: from the request's arrival at the event loop to its answer, so
+   * without the network, TLS records in flight and this harness), the protocol operation in it
+   * (kms_operations_seconds: the worker's queue, the HSM calls and the hop back) and the wait
+   * for its audit record (kms_audit_append_seconds: the group commit's fsync).
    */
-  TreeMap<Double, Long> serverLatencyBuckets() {
-    TreeMap<Double, Long> out = new TreeMap<>();
+  static final List<String> SERVER_TIMERS = List.of("kms_http_requests_seconds",
+      "kms_operations_seconds", "kms_audit_append_seconds");
+
+  /** A timer read from /metrics: cumulative counts by bucket bound in seconds, and its sum. */
+  record TimerText(TreeMap<Double, Long> buckets, double sumSeconds) {
+    static final TimerText EMPTY = new TimerText(new TreeMap<>(), 0);
+
+    long count() {
+      return buckets.getOrDefault(Double.POSITIVE_INFINITY, 0L);
+    }
+  }
+
+  /**
+   * Each of {@link #SERVER_TIMERS}, summed over its labels (routes, operations, outcomes);
+   * empty if /metrics cannot be read.
+   */
+  Map<String, TimerText> serverLatencyBuckets() {
+    Map<String, TreeMap<Double, Long>> buckets = new HashMap<>();
+    Map<String, Double> sums = new HashMap<>();
     try {
       for (String line : metricsText().split("\n")) {
-        if (!line.startsWith("kms_http_requests_seconds_bucket{")) {
+        int brace = line.indexOf('{');
+        if (brace < 0) {
           continue;
         }
-        int i = line.indexOf("le=\"");
-        String le = line.substring(i + 4, line.indexOf('"', i + 4));
-        double bound = le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le);
-        out.merge(bound, (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)),
-            Long::sum);
+        String name = line.substring(0, brace);
+        String timer = name.substring(0, Math.max(0, name.lastIndexOf('_')));
+        if (!SERVER_TIMERS.contains(timer)) {
+          continue;
+        }
+        double value = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        if (name.endsWith("_sum")) {
+          sums.merge(timer, value, Double::sum);
+        } else if (name.endsWith("_bucket")) {
+          int i = line.indexOf("le=\"");
+          String le = line.substring(i + 4, line.indexOf('"', i + 4));
+          double bound = le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le);
+          buckets.computeIfAbsent(timer, k -> new TreeMap<>()).merge(bound, (long) value,
+              Long::sum);
+        }
       }
     } catch (Exception e) {
-      out.clear();
+      return Map.of();
     }
+    Map<String, TimerText> out = new HashMap<>();
+    buckets.forEach((t, b) -> out.put(t, new TimerText(b, sums.getOrDefault(t, 0.0))));
     return out;
   }
 
-  /** One line: the step's share answered by the server within 5 ms, and its p99's bucket. */
-  private static void printServerSide(TreeMap<Double, Long> before,
-      TreeMap<Double, Long> after) {
-    Long all1 = after.get(Double.POSITIVE_INFINITY);
-    Long all0 = before.getOrDefault(Double.POSITIVE_INFINITY, 0L);
-    if (all1 == null || all1 - all0 <= 0) {
-      return;
-    }
-    long n = all1 - all0;
-    long within5 = after.getOrDefault(0.005, 0L) - before.getOrDefault(0.005, 0L);
-    double p99 = Double.POSITIVE_INFINITY;
-    for (Map.Entry<Double, Long> e : after.entrySet()) {
-      if (e.getValue() - before.getOrDefault(e.getKey(), 0L) >= 0.99 * n) {
-        p99 = e.getKey();
-        break;
+  /**
+   * One line: for each server timer, the step's mean, its share within 5 ms and the bucket of
+   * its p99. A tail in the requests that is not in the operations or the audit waits is the
+   * event loop's (TLS, parsing, scheduling, pauses).
+   */
+  private static void printServerSide(Map<String, TimerText> before,
+      Map<String, TimerText> after) {
+    StringBuilder line = new StringBuilder();
+    for (String timer : SERVER_TIMERS) {
+      TimerText b = before.getOrDefault(timer, TimerText.EMPTY);
+      TimerText a = after.getOrDefault(timer, TimerText.EMPTY);
+      long n = a.count() - b.count();
+      if (n <= 0) {
+        continue;
       }
+      long within5 = a.buckets().getOrDefault(0.005, 0L) - b.buckets().getOrDefault(0.005, 0L);
+      double p99 = Double.POSITIVE_INFINITY;
+      for (Map.Entry<Double, Long> e : a.buckets().entrySet()) {
+        if (e.getValue() - b.buckets().getOrDefault(e.getKey(), 0L) >= 0.99 * n) {
+          p99 = e.getKey();
+          break;
+        }
+      }
+      line.append(line.length() == 0 ? "" : "; ").append(String.format(Locale.ROOT,
+          "%s mean %.2f ms, %.1f%% of %d within 5 ms, p99 within %s ms",
+          timer.replace("_seconds", ""), 1000 * (a.sumSeconds() - b.sumSeconds()) / n,
+          100.0 * within5 / n, n,
+          Double.isInfinite(p99) ? "inf" : String.format(Locale.ROOT, "%.0f", p99 * 1000)));
     }
-    System.out.printf(Locale.ROOT, "  (server-side, kms_http_requests_seconds: %.1f%% of %d"
-        + " answered within 5 ms, p99 within %s ms)%n", 100.0 * within5 / n, n,
-        Double.isInfinite(p99) ? "inf" : String.format(Locale.ROOT, "%.0f", p99 * 1000));
+    if (line.length() > 0) {
+      System.out.println("  (server-side: " + line + ")");
+    }
   }
 
   private Row row(Flow f, String mode, long n, long nanos, Histogram h, long errors, Sample s,
