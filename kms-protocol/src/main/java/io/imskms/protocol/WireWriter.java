@@ -1,17 +1,40 @@
 package io.imskms.protocol;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
-/** Big-endian encoder for the primitives of docs/protocol.md ("Encoding"). */
+/**
+ * Big-endian encoder for the primitives of docs/protocol.md ("Encoding"). Not thread-safe: one
+ * writer builds one message on one thread (a plain array, where {@code ByteArrayOutputStream}
+ * took its monitor for every byte written).
+ */
 public final class WireWriter {
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+  private byte[] buf = new byte[256];
+  private int count;
+
+  /** Room for {@code n} more bytes (doubling: amortised O(1) per byte). */
+  private void ensure(int n) {
+    if (n > buf.length - count) {
+      buf = Arrays.copyOf(buf, Math.max(count + n, 2 * buf.length));
+    }
+  }
+
+  private void put(int b) {
+    ensure(1);
+    buf[count++] = (byte) b;
+  }
+
+  private void put(byte[] b) {
+    ensure(b.length);
+    System.arraycopy(b, 0, buf, count, b.length);
+    count += b.length;
+  }
 
   public WireWriter u8(int v) {
     if (v < 0 || v > 0xff) {
       throw new IllegalArgumentException("u8 out of range");
     }
-    out.write(v);
+    put(v);
     return this;
   }
 
@@ -19,8 +42,8 @@ public final class WireWriter {
     if (v < 0 || v > 0xffff) {
       throw new IllegalArgumentException("u16 out of range");
     }
-    out.write(v >>> 8);
-    out.write(v);
+    put(v >>> 8);
+    put(v);
     return this;
   }
 
@@ -29,14 +52,14 @@ public final class WireWriter {
       throw new IllegalArgumentException("u32 out of range");
     }
     for (int i = 3; i >= 0; i--) {
-      out.write((int) (v >>> (8 * i)));
+      put((int) (v >>> (8 * i)));
     }
     return this;
   }
 
   public WireWriter u64(long v) {
     for (int i = 7; i >= 0; i--) {
-      out.write((int) (v >>> (8 * i)));
+      put((int) (v >>> (8 * i)));
     }
     return this;
   }
@@ -46,7 +69,7 @@ public final class WireWriter {
     if (b == null || b.length != len) {
       throw new IllegalArgumentException("fixed field must be " + len + " bytes");
     }
-    out.write(b, 0, b.length);
+    put(b);
     return this;
   }
 
@@ -56,7 +79,7 @@ public final class WireWriter {
       throw new IllegalArgumentException("variable field longer than " + max + " bytes");
     }
     u16(b.length);
-    out.write(b, 0, b.length);
+    put(b);
     return this;
   }
 
@@ -69,15 +92,15 @@ public final class WireWriter {
   }
 
   public WireWriter raw(byte[] b) {
-    out.write(b, 0, b.length);
+    put(b);
     return this;
   }
 
   public int size() {
-    return out.size();
+    return count;
   }
 
   public byte[] toByteArray() {
-    return out.toByteArray();
+    return Arrays.copyOf(buf, count);
   }
 }
