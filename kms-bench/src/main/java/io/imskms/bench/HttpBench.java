@@ -1130,7 +1130,7 @@ public final class HttpBench {
     }
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
-    long jit0 = proc.jitNanos();
+    Map<String, Long> threads0 = proc.threadCpu();
     long generation0 = serverMetric("kms_hsm_generation");
     Map<String, TimerText> buckets0 = serverLatencyBuckets();
     List<Long> trail = new ArrayList<>();
@@ -1146,7 +1146,7 @@ public final class HttpBench {
     sleepUntil(t1);
     ProcSampler.Cpu c1 = proc.cpu();
     ProcSampler.Cpu m1 = self.cpu();
-    long jit1 = proc.jitNanos();
+    Map<String, Long> threads1 = proc.threadCpu();
     long rss = proc.rssBytes();
     trail.add(rss);
     long generation1 = serverMetric("kms_hsm_generation");
@@ -1156,9 +1156,36 @@ public final class HttpBench {
       System.out.printf("  (the server's HSM module was recycled %d time(s) in this step: its"
           + " pause is in these latencies)%n", generation1 - generation0);
     }
-    printServerSide(buckets0, serverLatencyBuckets());
-    return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0, jit1 - jit0,
-        trail);
+    long answered = printServerSide(buckets0, serverLatencyBuckets());
+    Map<String, Long> threads = ProcSampler.minus(threads1, threads0);
+    printThreads(threads, answered);
+    return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0,
+        ProcSampler.jitNanos(threads), trail);
+  }
+
+  /**
+   * One line: the server's CPU per answered request by thread group over the step. The HSM
+   * workers run the same kms-core and adapter code as the bound, so their figure should be
+   * close to {@code bCPU}; the rest (event loops: TLS, HTTP, JSON, validation; the audit writer;
+   * the collector) is what the bound does not pay. On one core the ratio can be at most
+   * {@code workers / (all − compiler)}: printed as {@code ceiling}.
+   */
+  private static void printThreads(Map<String, Long> threads, long answered) {
+    if (answered <= 0 || threads.isEmpty()) {
+      return;
+    }
+    long all = threads.values().stream().mapToLong(Long::longValue).sum();
+    long jit = ProcSampler.jitNanos(threads);
+    long workers = threads.getOrDefault("kms-hsm-N", 0L);
+    long loops = threads.entrySet().stream().filter(e -> e.getKey().startsWith("vert.x-event"))
+        .mapToLong(Map.Entry::getValue).sum();
+    long audit = threads.getOrDefault("audit-writer", 0L);
+    long other = all - jit - workers - loops - audit;
+    System.out.printf(Locale.ROOT, "  (server CPU per request by thread: HSM workers %.3f ms,"
+        + " event loops %.3f, audit writer %.3f, JIT compiler %.3f, other %.3f; ceiling %.2f)%n",
+        workers / 1e6 / answered, loops / 1e6 / answered, audit / 1e6 / answered,
+        jit / 1e6 / answered, other / 1e6 / answered,
+        (double) workers / Math.max(1, all - jit));
   }
 
   /**
@@ -1185,32 +1212,37 @@ public final class HttpBench {
    * empty if /metrics cannot be read.
    */
   Map<String, TimerText> serverLatencyBuckets() {
-    Map<String, TreeMap<Double, Long>> buckets = new HashMap<>();
-    Map<String, Double> sums = new HashMap<>();
     try {
-      for (String line : metricsText().split("\n")) {
-        int brace = line.indexOf('{');
-        if (brace < 0) {
-          continue;
-        }
-        String name = line.substring(0, brace);
-        String timer = name.substring(0, Math.max(0, name.lastIndexOf('_')));
-        if (!SERVER_TIMERS.contains(timer)) {
-          continue;
-        }
-        double value = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-        if (name.endsWith("_sum")) {
-          sums.merge(timer, value, Double::sum);
-        } else if (name.endsWith("_bucket")) {
-          int i = line.indexOf("le=\"");
-          String le = line.substring(i + 4, line.indexOf('"', i + 4));
-          double bound = le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le);
-          buckets.computeIfAbsent(timer, k -> new TreeMap<>()).merge(bound, (long) value,
-              Long::sum);
-        }
-      }
+      return parseTimers(metricsText());
     } catch (Exception e) {
       return Map.of();
+    }
+  }
+
+  /** {@link #SERVER_TIMERS} from Prometheus text, each summed over its labels. */
+  static Map<String, TimerText> parseTimers(String metricsText) {
+    Map<String, TreeMap<Double, Long>> buckets = new HashMap<>();
+    Map<String, Double> sums = new HashMap<>();
+    for (String line : metricsText.split("\n")) {
+      int brace = line.indexOf('{');
+      if (brace < 0) {
+        continue;
+      }
+      String name = line.substring(0, brace);
+      String timer = name.substring(0, Math.max(0, name.lastIndexOf('_')));
+      if (!SERVER_TIMERS.contains(timer)) {
+        continue;
+      }
+      double value = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      if (name.endsWith("_sum")) {
+        sums.merge(timer, value, Double::sum);
+      } else if (name.endsWith("_bucket")) {
+        int i = line.indexOf("le=\"");
+        String le = line.substring(i + 4, line.indexOf('"', i + 4));
+        double bound = le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le);
+        buckets.computeIfAbsent(timer, k -> new TreeMap<>()).merge(bound, (long) value,
+            Long::sum);
+      }
     }
     Map<String, TimerText> out = new HashMap<>();
     buckets.forEach((t, b) -> out.put(t, new TimerText(b, sums.getOrDefault(t, 0.0))));
@@ -1220,17 +1252,21 @@ public final class HttpBench {
   /**
    * One line: for each server timer, the step's mean, its share within 5 ms and the bucket of
    * its p99. A tail in the requests that is not in the operations or the audit waits is the
-   * event loop's (TLS, parsing, scheduling, pauses).
+   * event loop's (TLS, parsing, scheduling, pauses). Returns the requests answered in the step.
    */
-  private static void printServerSide(Map<String, TimerText> before,
+  private static long printServerSide(Map<String, TimerText> before,
       Map<String, TimerText> after) {
     StringBuilder line = new StringBuilder();
+    long answered = 0;
     for (String timer : SERVER_TIMERS) {
       TimerText b = before.getOrDefault(timer, TimerText.EMPTY);
       TimerText a = after.getOrDefault(timer, TimerText.EMPTY);
       long n = a.count() - b.count();
       if (n <= 0) {
         continue;
+      }
+      if (timer.equals(SERVER_TIMERS.get(0))) {
+        answered = n;
       }
       long within5 = a.buckets().getOrDefault(0.005, 0L) - b.buckets().getOrDefault(0.005, 0L);
       double p99 = Double.POSITIVE_INFINITY;
@@ -1249,6 +1285,7 @@ public final class HttpBench {
     if (line.length() > 0) {
       System.out.println("  (server-side: " + line + ")");
     }
+    return answered;
   }
 
   private Row row(Flow f, String mode, long n, long nanos, Histogram h, long errors, Sample s,

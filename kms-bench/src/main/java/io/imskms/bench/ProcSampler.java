@@ -80,10 +80,24 @@ final class ProcSampler {
     return out;
   }
 
-  /** CPU time (ns) of the JVM's JIT compiler threads ("C1/C2 CompilerThreadN"). */
-  long jitNanos() {
-    return threadCpu().entrySet().stream().filter(e -> e.getKey().contains("Compiler"))
+  /** CPU time (ns) of the JVM's JIT compiler threads ("C1/C2 CompilerThreadN") among these. */
+  static long jitNanos(java.util.Map<String, Long> threadCpu) {
+    return threadCpu.entrySet().stream().filter(e -> e.getKey().contains("Compiler"))
         .mapToLong(java.util.Map.Entry::getValue).sum();
+  }
+
+  /** CPU time (ns) of the JVM's JIT compiler threads now. */
+  long jitNanos() {
+    return jitNanos(threadCpu());
+  }
+
+  /** Per thread group, the CPU time of {@code later} minus {@code earlier} (groups of later). */
+  static java.util.Map<String, Long> minus(java.util.Map<String, Long> later,
+      java.util.Map<String, Long> earlier) {
+    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    // A thread that ended in between takes its time with it: never below 0.
+    later.forEach((k, v) -> out.put(k, Math.max(0, v - earlier.getOrDefault(k, 0L))));
+    return out;
   }
 
   /** Threads of the process (status Threads:). */
