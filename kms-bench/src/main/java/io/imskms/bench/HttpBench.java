@@ -151,6 +151,14 @@ public final class HttpBench {
   final List<io.vertx.core.Context> contexts = new ArrayList<>();
   long totalErrors;
 
+  /**
+   * Load before an open loop's clock starts, at least: its 64 fresh TLS connections and spaced
+   * requests are a pattern the closed-loop warm-up did not show the server, and JFR saw C2
+   * compiling the handshake's EC code and recompiling the request path (timers, promises) for
+   * several seconds after the clients connected.
+   */
+  static final double OPEN_LOOP_SETTLE_SECONDS = 4;
+
   /** Clients of the open loop: each carries one request at a time (no new TLS connections). */
   static final int OPEN_LOOP_CLIENTS = 64;
 
@@ -406,7 +414,9 @@ public final class HttpBench {
         long j0 = proc.jitNanos();
         for (Flow f : warmFlows) {
           for (int users : concurrencies(f)) {
+            readMetricsAsAStepDoes();
             warmUp(f, 2, false, users);
+            readMetricsAsAStepDoes();
           }
         }
         long all = proc.cpu().minus(c0).total();
@@ -904,6 +914,19 @@ public final class HttpBench {
     }
   }
 
+  /**
+   * The server's /metrics, read as {@link #sampleWindow} reads it at a step's start and end. In
+   * the warm-up too: a server that has compiled its request path on protocol POSTs alone
+   * deoptimises it at the first GET of /metrics (JFR: a burst of {@code unstable_if} traps in
+   * Netty's and Vert.x's request decoding, then C2 recompiling; 11–16% of the server's CPU in
+   * the first measured step), so the warm-up must see the same mix as the steps.
+   */
+  private void readMetricsAsAStepDoes() {
+    serverMetric("kms_hsm_generation");
+    serverLatencyBuckets();
+    heapBytes();
+  }
+
   /** One closed-loop step at concurrency {@code c}: the bound first, then HTTPS. */
   private Row step(Flow f, int c) throws Exception {
     Bound b = bound(f, c);
@@ -1048,7 +1071,7 @@ public final class HttpBench {
     AtomicLong shared = new AtomicLong();
     long period = (long) (1e9 / rate);
     long begin = System.nanoTime() + 50_000_000L;
-    long t0 = begin + (long) (o.warmup() * 1e9);
+    long t0 = begin + (long) (Math.max(o.warmup(), OPEN_LOOP_SETTLE_SECONDS) * 1e9);
     long t1 = t0 + (long) (seconds * 1e9);
     Thread pacer = new Thread(() -> {
       for (long i = 0; ; i++) {
@@ -1312,15 +1335,15 @@ public final class HttpBench {
         && line.contains("area=\"heap\""));
   }
 
-  /**
-   * The sum of the values of the server's /metrics lines (Prometheus text) that {@code which}
-   * selects, or -1 if none does or the server does not answer.
-   */
   /** The server's /metrics page (Prometheus text). */
   private String metricsText() {
     return metricsClient.get("/metrics").send().await().bodyAsString();
   }
 
+  /**
+   * The sum of the values of the server's /metrics lines (Prometheus text) that {@code which}
+   * selects, or -1 if none does or the server does not answer.
+   */
   private long metric(java.util.function.Predicate<String> which) {
     try {
       String text = metricsText();
