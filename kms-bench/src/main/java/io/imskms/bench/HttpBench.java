@@ -513,8 +513,7 @@ public final class HttpBench {
     System.out.printf(Locale.ROOT, "%nserver CPU by thread group over the measured steps (%.1f s"
         + " in all, %.0f%% system):%n", all / 1e9,
         100.0 * proc.cpu().minus(cpu0).systemNanos() / Math.max(1, all));
-    threadCpu1.entrySet().stream()
-        .map(e -> Map.entry(e.getKey(), e.getValue() - threadCpu0.getOrDefault(e.getKey(), 0L)))
+    ProcSampler.minus(threadCpu1, threadCpu0).entrySet().stream()
         .filter(e -> e.getValue() > 0)
         .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(12)
         .forEach(e -> System.out.printf(Locale.ROOT, "  %-28s %7.1f s %5.1f%%%n", e.getKey(),
@@ -923,7 +922,7 @@ public final class HttpBench {
    */
   private void readMetricsAsAStepDoes() {
     serverMetric("kms_hsm_generation");
-    serverLatencyBuckets();
+    serverTimers();
     heapBytes();
   }
 
@@ -1155,7 +1154,7 @@ public final class HttpBench {
     ProcSampler.Cpu m0 = self.cpu();
     Map<String, Long> threads0 = proc.threadCpu();
     long generation0 = serverMetric("kms_hsm_generation");
-    Map<String, TimerText> buckets0 = serverLatencyBuckets();
+    Map<String, TimerText> buckets0 = serverTimers();
     List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
     for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
@@ -1179,7 +1178,7 @@ public final class HttpBench {
       System.out.printf("  (the server's HSM module was recycled %d time(s) in this step: its"
           + " pause is in these latencies)%n", generation1 - generation0);
     }
-    long answered = printServerSide(buckets0, serverLatencyBuckets());
+    long answered = printServerSide(buckets0, serverTimers());
     Map<String, Long> threads = ProcSampler.minus(threads1, threads0);
     printThreads(threads, answered);
     return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0,
@@ -1190,8 +1189,9 @@ public final class HttpBench {
    * One line: the server's CPU per answered request by thread group over the step. The HSM
    * workers run the same kms-core and adapter code as the bound, so their figure should be
    * close to {@code bCPU}; the rest (event loops: TLS, HTTP, JSON, validation; the audit writer;
-   * the collector) is what the bound does not pay. On one core the ratio can be at most
-   * {@code workers / (all − compiler)}: printed as {@code ceiling}.
+   * the collector) is what the bound does not pay. {@code ceiling} = workers / (all − compiler)
+   * is the ratio on one core if the bound cost exactly what the workers do; host noise inflates
+   * both alike, so it is the steadiest figure of a run (docs/performance.md, "Sixth round").
    */
   private static void printThreads(Map<String, Long> threads, long answered) {
     if (answered <= 0 || threads.isEmpty()) {
@@ -1234,7 +1234,7 @@ public final class HttpBench {
    * Each of {@link #SERVER_TIMERS}, summed over its labels (routes, operations, outcomes);
    * empty if /metrics cannot be read.
    */
-  Map<String, TimerText> serverLatencyBuckets() {
+  Map<String, TimerText> serverTimers() {
     try {
       return parseTimers(metricsText());
     } catch (Exception e) {

@@ -108,7 +108,7 @@ public final class KmsServer extends VerticleBase {
           document = doc;
           return OpenAPIContract.from(vertx, doc.forValidator());
         })
-        .map(contract -> router(contract, metrics))
+        .map(this::router)
         .compose(router -> vertx.createHttpServer(httpOptions).requestHandler(router).listen())
         .onSuccess(s -> {
           server = s;
@@ -127,7 +127,7 @@ public final class KmsServer extends VerticleBase {
     return worker == null ? Future.succeededFuture() : worker.close();
   }
 
-  private Router router(OpenAPIContract contract, ApiMetrics metrics) {
+  private Router router(OpenAPIContract contract) {
     Set<String> paths = new HashSet<>();
     Set<String> mailboxOnly = new HashSet<>();
     for (Operation op : contract.operations()) {
