@@ -414,9 +414,13 @@ public final class HttpBench {
         long j0 = proc.jitNanos();
         for (Flow f : warmFlows) {
           for (int users : concurrencies(f)) {
-            readMetricsAsAStepDoes();
+            // /metrics read around each slice as a step reads it: a server that compiled its
+            // request path on protocol POSTs alone deoptimises it at the first GET (JFR: a
+            // burst of unstable_if traps in Netty's and Vert.x's request decoding, then C2
+            // recompiling: 11-16% of the server's CPU in the first measured step).
+            serverSnapshot();
             warmUp(f, 2, false, users);
-            readMetricsAsAStepDoes();
+            serverSnapshot();
           }
         }
         long all = proc.cpu().minus(c0).total();
@@ -913,19 +917,6 @@ public final class HttpBench {
     }
   }
 
-  /**
-   * The server's /metrics, read as {@link #sampleWindow} reads it at a step's start and end. In
-   * the warm-up too: a server that has compiled its request path on protocol POSTs alone
-   * deoptimises it at the first GET of /metrics (JFR: a burst of {@code unstable_if} traps in
-   * Netty's and Vert.x's request decoding, then C2 recompiling; 11–16% of the server's CPU in
-   * the first measured step), so the warm-up must see the same mix as the steps.
-   */
-  private void readMetricsAsAStepDoes() {
-    serverMetric("kms_hsm_generation");
-    serverTimers();
-    heapBytes();
-  }
-
   /** One closed-loop step at concurrency {@code c}: the bound first, then HTTPS. */
   private Row step(Flow f, int c) throws Exception {
     Bound b = bound(f, c);
@@ -1153,8 +1144,7 @@ public final class HttpBench {
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
     Map<String, Long> threads0 = proc.threadCpu();
-    long generation0 = serverMetric("kms_hsm_generation");
-    Map<String, TimerText> buckets0 = serverTimers();
+    ServerSnapshot at0 = serverSnapshot();
     List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
     for (long t = t0 + 60_000_000_000L; t < t1; t += 60_000_000_000L) {
@@ -1171,17 +1161,17 @@ public final class HttpBench {
     Map<String, Long> threads1 = proc.threadCpu();
     long rss = proc.rssBytes();
     trail.add(rss);
-    long generation1 = serverMetric("kms_hsm_generation");
-    if (generation0 >= 0 && generation1 > generation0) {
+    ServerSnapshot at1 = serverSnapshot();
+    if (at0.generation() >= 0 && at1.generation() > at0.generation()) {
       // hsm.recycleAfterObjects: every request waits while the module is re-initialised; in a
       // step of seconds that pause alone can make the p99 (docs/performance.md, "Fourth round").
       System.out.printf("  (the server's HSM module was recycled %d time(s) in this step: its"
-          + " pause is in these latencies)%n", generation1 - generation0);
+          + " pause is in these latencies)%n", at1.generation() - at0.generation());
     }
-    long answered = printServerSide(buckets0, serverTimers());
+    long answered = printServerSide(at0.timers(), at1.timers());
     Map<String, Long> threads = ProcSampler.minus(threads1, threads0);
     printThreads(threads, answered);
-    return new Sample(c1.minus(c0), m1.minus(m0), rss, heapBytes(), t1 - t0,
+    return new Sample(c1.minus(c0), m1.minus(m0), rss, at1.heapBytes(), t1 - t0,
         ProcSampler.jitNanos(threads), trail);
   }
 
@@ -1231,14 +1221,19 @@ public final class HttpBench {
   }
 
   /**
-   * Each of {@link #SERVER_TIMERS}, summed over its labels (routes, operations, outcomes);
-   * empty if /metrics cannot be read.
+   * What a step reads of the server's /metrics at its start and end, from one page: the module
+   * generation, the heap in use and {@link #SERVER_TIMERS} (each summed over its labels);
+   * -1 and empty if the page cannot be read.
    */
-  Map<String, TimerText> serverTimers() {
+  record ServerSnapshot(long generation, long heapBytes, Map<String, TimerText> timers) {}
+
+  ServerSnapshot serverSnapshot() {
     try {
-      return parseTimers(metricsText());
+      String text = metricsText();
+      return new ServerSnapshot(sum(text, named("kms_hsm_generation")), sum(text, HEAP),
+          parseTimers(text));
     } catch (Exception e) {
-      return Map.of();
+      return new ServerSnapshot(-1, -1, Map.of());
     }
   }
 
@@ -1329,10 +1324,18 @@ public final class HttpBench {
     }
   }
 
-  /** jvm_memory_used_bytes{area="heap"} summed over the pools, from the server's /metrics. */
+  /** The lines of jvm_memory_used_bytes{area="heap"}: summed over the pools, the heap in use. */
+  private static final java.util.function.Predicate<String> HEAP =
+      line -> line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"");
+
+  /** The lines of a gauge or counter, whatever their labels. */
+  private static java.util.function.Predicate<String> named(String name) {
+    return line -> line.startsWith(name + " ") || line.startsWith(name + "{");
+  }
+
+  /** The server's heap in use, from its /metrics, or -1. */
   long heapBytes() {
-    return metric(line -> line.startsWith("jvm_memory_used_bytes{")
-        && line.contains("area=\"heap\""));
+    return metric(HEAP);
   }
 
   /** The server's /metrics page (Prometheus text). */
@@ -1346,19 +1349,26 @@ public final class HttpBench {
    */
   private long metric(java.util.function.Predicate<String> which) {
     try {
-      String text = metricsText();
-      long sum = 0;
-      boolean seen = false;
-      for (String line : text.split("\n")) {
-        if (which.test(line)) {
-          sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-          seen = true;
-        }
-      }
-      return seen ? sum : -1;
+      return sum(metricsText(), which);
     } catch (Exception e) {
       return -1;
     }
+  }
+
+  /**
+   * The sum of the values of the lines of Prometheus {@code text} that {@code which} selects, or
+   * -1 if none does.
+   */
+  static long sum(String text, java.util.function.Predicate<String> which) {
+    long sum = 0;
+    boolean seen = false;
+    for (String line : text.split("\n")) {
+      if (which.test(line)) {
+        sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        seen = true;
+      }
+    }
+    return seen ? sum : -1;
   }
 
   /** Token objects before/after, session objects left (bound pool and server), RSS, heap. */
@@ -1437,7 +1447,7 @@ public final class HttpBench {
 
   /** A gauge or counter of the server's /metrics (summed over labels), or -1. */
   long serverMetric(String name) {
-    return metric(line -> line.startsWith(name + " ") || line.startsWith(name + "{"));
+    return metric(named(name));
   }
 
   /** Token objects (files) in the benchmark token's directory. */

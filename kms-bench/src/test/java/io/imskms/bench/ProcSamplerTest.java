@@ -54,5 +54,7 @@ class ProcSamplerTest {
     HttpBench.TimerText audit = t.get("kms_audit_append_seconds");
     assertEquals(4, audit.count());
     assertEquals(0.002, audit.sumSeconds(), 1e-12);
+    assertEquals(3, HttpBench.sum(text, l -> l.startsWith("kms_hsm_shared_keys ")));
+    assertEquals(-1, HttpBench.sum(text, l -> l.startsWith("kms_absent")));
   }
 }

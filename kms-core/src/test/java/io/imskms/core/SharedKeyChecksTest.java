@@ -84,6 +84,20 @@ class SharedKeyChecksTest {
     return f.ue.retrieval(sb, m.offer().offerBytes(), m.ticket()).requestBytes();
   }
 
+  /** UE-B retrieves the message's key (Kb recovered, and shared from now on). */
+  private SecretBytes retrieve(Left m) throws Exception {
+    UeClient.PendingRetrieval pr = f.ue.retrieval(sb, m.offer().offerBytes(), m.ticket());
+    return f.ue.openRetrieval(pr, f.kms.retrieveMediaKey(pr.requestBytes()));
+  }
+
+  /** Both recoveries refused with {@code code}: UE-B's retrieval and a new key request. */
+  private void assertRefusedBoth(Left m, ErrorCode code) throws Exception {
+    assertEquals(code, refused(retrieval(m), false));
+    byte[] keyRequest = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false)
+        .requestBytes();
+    assertEquals(code, refused(keyRequest, true));
+  }
+
   private ErrorCode refused(byte[] request, boolean keyRequest) {
     return assertThrows(KmsException.class, () -> {
       if (keyRequest) {
@@ -98,33 +112,24 @@ class SharedKeyChecksTest {
   @Order(3) // last: retires the credentials' root
   void aSharedKey_ofACredentialRootVersionRetiredSince_isKeyRetired() throws Exception {
     Left m = leaveMessage(); // UE-A's and the mailbox's keys now shared
-    UeClient.PendingRetrieval first = f.ue.retrieval(sb, m.offer().offerBytes(), m.ticket());
-    assertTrue(m.k().equalContents(
-        f.ue.openRetrieval(first, f.kms.retrieveMediaKey(first.requestBytes()))));
+    assertTrue(m.k().equalContents(retrieve(m)));
     assertShared(3); // Ka, Km, Kb
     int v = sb.btid().credVersion();
     f.ring.rotate(KeyPurpose.CRED_ROOT, Duration.ZERO);
     f.ring.setState(KeyPurpose.CRED_ROOT, v, KeyState.RETIRED, Duration.ZERO);
 
-    assertEquals(ErrorCode.KEY_RETIRED, refused(retrieval(m), false));
-    byte[] keyRequest = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false)
-        .requestBytes();
-    assertEquals(ErrorCode.KEY_RETIRED, refused(keyRequest, true));
+    assertRefusedBoth(m, ErrorCode.KEY_RETIRED);
   }
 
   @Test
   @Order(2)
   void aSharedKey_ofAnExpiredBtid_isExpiredBtid() throws Exception {
     Left m = leaveMessage();
-    UeClient.PendingRetrieval first = f.ue.retrieval(sb, m.offer().offerBytes(), m.ticket());
-    f.ue.openRetrieval(first, f.kms.retrieveMediaKey(first.requestBytes()));
+    retrieve(m);
     assertShared(3);
     f.clock.advance(DeferredDeliveryOptions.DEFAULTS.btidLifetime().plusSeconds(1));
 
-    assertEquals(ErrorCode.EXPIRED_BTID, refused(retrieval(m), false));
-    byte[] keyRequest = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false)
-        .requestBytes();
-    assertEquals(ErrorCode.EXPIRED_BTID, refused(keyRequest, true));
+    assertRefusedBoth(m, ErrorCode.EXPIRED_BTID);
   }
 
   @Test
@@ -133,10 +138,7 @@ class SharedKeyChecksTest {
     leaveMessage();
     Left again = leaveMessage(); // both recoveries found this time
     assertShared(2);
-    UeClient.PendingRetrieval pr = f.ue.retrieval(sb, again.offer().offerBytes(),
-        again.ticket());
-    assertTrue(again.k().equalContents(
-        f.ue.openRetrieval(pr, f.kms.retrieveMediaKey(pr.requestBytes()))));
+    assertTrue(again.k().equalContents(retrieve(again)));
     // The mailbox's B-TID with one byte of its tag changed: not found, so the tag is checked.
     byte[] req = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false)
         .requestBytes();
