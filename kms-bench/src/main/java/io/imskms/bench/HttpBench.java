@@ -141,6 +141,8 @@ public final class HttpBench {
 
   Process server;
   ProcSampler proc;
+  /** The platform's wake-up delays on the server's CPUs, beside it (null with --url). */
+  private HiccupMeter hiccups;
   private int port;
   private Path tlsDir;
   Vertx vertx;
@@ -390,6 +392,11 @@ public final class HttpBench {
       System.out.printf(Locale.ROOT, "server pid %d, https://localhost:%d, pool %d, RSS %.0f MB;"
           + " token objects %d%n", server.pid(), port, o.serverPool(), proc.rssBytes() / 1e6,
           tokenObjectsBefore);
+      hiccups = HiccupMeter.start(o.splitCpus() ? Integer.toString(SERVER_CPU) : null);
+      long rest0 = System.nanoTime();
+      sleepUntil(rest0 + REST_NANOS);
+      System.out.printf(Locale.ROOT, "platform at rest (nothing loaded): %s%n",
+          platformBetween(rest0, System.nanoTime()));
     }
     System.out.printf(Locale.ROOT, "shared keys (Ks by B-TID): hsm.sharedKeys %d for the server"
         + " and the bound; Figure 17 over %d B-TID(s) of UE-A and 1 of the mailbox%n",
@@ -755,6 +762,9 @@ public final class HttpBench {
     for (KmsHttpClient c : mailboxClients) {
       c.close();
     }
+    if (hiccups != null) {
+      hiccups.close();
+    }
     if (vertx != null) {
       vertx.close().await();
     }
@@ -1063,6 +1073,7 @@ public final class HttpBench {
     long begin = System.nanoTime() + 50_000_000L;
     long t0 = begin + (long) (Math.max(o.warmup(), OPEN_LOOP_SETTLE_SECONDS) * 1e9);
     long t1 = t0 + (long) (seconds * 1e9);
+    SlowWindows slow = new SlowWindows(t0, t1);
     Thread pacer = new Thread(() -> {
       for (long i = 0; ; i++) {
         long intended = begin + i * period;
@@ -1098,9 +1109,11 @@ public final class HttpBench {
             return;
           }
           if (ar.succeeded()) {
+            long took = System.nanoTime() - intended;
             synchronized (h) {
-              Stats.record(h, System.nanoTime() - intended);
+              Stats.record(h, took);
             }
+            slow.record(intended, took);
             done.incrementAndGet();
           } else {
             errors.incrementAndGet();
@@ -1124,6 +1137,10 @@ public final class HttpBench {
     if (shared.get() > 0) {
       System.out.printf("  (open loop: %d requests found all %d clients busy)%n", shared.get(),
           OPEN_LOOP_CLIENTS);
+    }
+    if (hiccups != null) {
+      System.out.println("  (open loop: " + slow.summary(hiccups, System.currentTimeMillis()
+          - System.nanoTime() / 1_000_000) + ")");
     }
     return row(f, String.format(Locale.ROOT, "%.0f/s", rate), done.get(), t1 - t0, h,
         errors.get(), s, b);
@@ -1171,8 +1188,25 @@ public final class HttpBench {
     long answered = printServerSide(at0.timers(), at1.timers());
     Map<String, Long> threads = ProcSampler.minus(threads1, threads0);
     printThreads(threads, answered);
+    System.out.printf(Locale.ROOT, "  (platform beside the server: %s)%n", platformBetween(t0, t1));
     return new Sample(c1.minus(c0), m1.minus(m0), rss, at1.heapBytes(), t1 - t0,
         ProcSampler.jitNanos(threads), trail);
+  }
+
+  /** A quiet start: the platform's delays with nothing of the benchmark running. */
+  static final long REST_NANOS = 3_000_000_000L;
+
+  /**
+   * What {@link HiccupMeter} saw in [t0, t1) ({@link System#nanoTime()}), once the interval
+   * that ends at t1 has arrived: how late a thread sleeping 1 ms on the server's CPUs woke.
+   */
+  private String platformBetween(long t0, long t1) throws InterruptedException {
+    long offsetMillis = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+    long from = t0 / 1_000_000 + offsetMillis;
+    long to = t1 / 1_000_000 + offsetMillis;
+    Thread.sleep(Math.max(0, to + 50 - System.currentTimeMillis()));
+    return "a thread sleeping 1 ms on " + (o.splitCpus() ? "the server's CPU" : "these CPUs")
+        + " " + HiccupMeter.summary(hiccups.between(from, to));
   }
 
   /**
