@@ -18,16 +18,17 @@ import org.HdrHistogram.Histogram;
 
 /**
  * The platform's own latency, measured beside the server (the idea of jHiccup): a thread in a
- * small JVM of its own, pinned to the server's CPUs, that does nothing but sleep 1 ms and
- * record how late it woke. A request of the server wakes three or four threads on its way (event
+ * small JVM of its own, on the server's CPUs (pinned to the server's CPU with --split-cpus),
+ * that does nothing but sleep 1 ms and record how late it woke. A request of the server wakes three or four threads on its way (event
  * loop, HSM worker, audit writer, event loop); each wake-up waits at least as long as this
  * thread's on the same CPUs at the same moment. So a step's p99 wake-up delay is a floor under
  * any server's tail there: what the host (other tenants, whose steal this guest does not see),
  * the scheduler and the other runnable threads add, without any of the server's own work.
  *
  * <p>The meter's JVM allocates nothing in its loop but one encoded interval every
- * {@link #INTERVAL_MILLIS} ms (a 32 MB Serial heap: no collection in a run), so its own pauses
- * are not in the figures. It writes one line per interval, {@code END_EPOCH_MILLIS BASE64}, the
+ * {@link #INTERVAL_MILLIS} ms, a few kilobytes a second in a 32 MB Serial heap (a young
+ * collection of a nearly empty heap every few minutes at most), so its own pauses are not in the
+ * figures. It writes one line per interval, {@code END_EPOCH_MILLIS BASE64}, the
  * interval's histogram of delays in microseconds; the harness keeps them and merges those of a
  * window.
  */
@@ -37,12 +38,12 @@ final class HiccupMeter implements AutoCloseable {
   static final long MAX_DELAY_US = 60_000_000L;
 
   private final Process process;
-  private final ConcurrentSkipListMap<Long, Histogram> intervals = new ConcurrentSkipListMap<>();
-  private final Thread reader;
+  /** Each interval as the meter sent it (compressed, a few hundred bytes), by its end. */
+  private final ConcurrentSkipListMap<Long, byte[]> intervals = new ConcurrentSkipListMap<>();
 
   private HiccupMeter(Process process) {
     this.process = process;
-    this.reader = new Thread(this::read, "hiccup-reader");
+    Thread reader = new Thread(this::read, "hiccup-reader");
     reader.setDaemon(true);
     reader.start();
   }
@@ -71,8 +72,8 @@ final class HiccupMeter implements AutoCloseable {
         StandardCharsets.US_ASCII))) {
       String line;
       while ((line = r.readLine()) != null) {
-        Map.Entry<Long, Histogram> e = decode(line);
-        if (e != null) {
+        Map.Entry<Long, byte[]> e = split(line);
+        if (e != null && histogram(e.getValue()) != null) {
           intervals.put(e.getKey(), e.getValue());
         }
       }
@@ -90,9 +91,9 @@ final class HiccupMeter implements AutoCloseable {
     if (toEpochMillis < fromEpochMillis + INTERVAL_MILLIS) {
       return out;
     }
-    for (Histogram h : intervals.subMap(fromEpochMillis + INTERVAL_MILLIS, true, toEpochMillis,
+    for (byte[] b : intervals.subMap(fromEpochMillis + INTERVAL_MILLIS, true, toEpochMillis,
         true).values()) {
-      out.add(h);
+      out.add(histogram(b));
     }
     return out;
   }
@@ -104,9 +105,9 @@ final class HiccupMeter implements AutoCloseable {
   long maxDelayUs(long fromEpochMillis, long toEpochMillis) {
     long max = 0;
     // An interval ending at E covers (E - INTERVAL_MILLIS, E].
-    for (Histogram h : intervals.subMap(fromEpochMillis, false,
+    for (byte[] b : intervals.subMap(fromEpochMillis, false,
         toEpochMillis + INTERVAL_MILLIS, false).values()) {
-      max = Math.max(max, h.getMaxValue());
+      max = Math.max(max, histogram(b).getMaxValue());
     }
     return max;
   }
@@ -137,16 +138,30 @@ final class HiccupMeter implements AutoCloseable {
 
   /** A line of the meter, or null if it is not one. */
   static Map.Entry<Long, Histogram> decode(String line) {
+    Map.Entry<Long, byte[]> e = split(line);
+    Histogram h = e == null ? null : histogram(e.getValue());
+    return h == null ? null : Map.entry(e.getKey(), h);
+  }
+
+  /** A line's end time and compressed histogram, or null if it is not a meter's line. */
+  private static Map.Entry<Long, byte[]> split(String line) {
     int sp = line.indexOf(' ');
     if (sp <= 0) {
       return null;
     }
     try {
-      long end = Long.parseLong(line.substring(0, sp));
-      byte[] b = Base64.getDecoder().decode(line.substring(sp + 1));
-      Histogram h = Histogram.decodeFromCompressedByteBuffer(ByteBuffer.wrap(b), 1);
-      return Map.entry(end, h);
-    } catch (IllegalArgumentException | DataFormatException e) {
+      return Map.entry(Long.parseLong(line.substring(0, sp)),
+          Base64.getDecoder().decode(line.substring(sp + 1)));
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** The histogram of a compressed interval, or null if the bytes are not one. */
+  private static Histogram histogram(byte[] compressed) {
+    try {
+      return Histogram.decodeFromCompressedByteBuffer(ByteBuffer.wrap(compressed), 1);
+    } catch (DataFormatException | RuntimeException e) {
       return null;
     }
   }
