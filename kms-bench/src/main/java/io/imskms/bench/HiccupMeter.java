@@ -19,11 +19,12 @@ import org.HdrHistogram.Histogram;
 /**
  * The platform's own latency, measured beside the server (the idea of jHiccup): a thread in a
  * small JVM of its own, on the server's CPUs (pinned to the server's CPU with --split-cpus),
- * that does nothing but sleep 1 ms and record how late it woke. A request of the server wakes three or four threads on its way (event
- * loop, HSM worker, audit writer, event loop); each wake-up waits at least as long as this
- * thread's on the same CPUs at the same moment. So a step's p99 wake-up delay is a floor under
- * any server's tail there: what the host (other tenants, whose steal this guest does not see),
- * the scheduler and the other runnable threads add, without any of the server's own work.
+ * that does nothing but sleep 1 ms and record how late it woke. A request of the server wakes
+ * three or four threads on its way (event loop, HSM worker, audit writer, event loop), and a
+ * thread waking on the same CPUs at the same moment waits about as long as this one. So a
+ * step's wake-up delays are what the host (other tenants, whose steal this guest does not see),
+ * the scheduler and the other runnable threads add to each of those hand-offs, without any of
+ * the server's own work: a floor under the server's tail there.
  *
  * <p>The meter's JVM allocates nothing in its loop but one encoded interval every
  * {@link #INTERVAL_MILLIS} ms, a few kilobytes a second in a 32 MB Serial heap (a young
@@ -136,7 +137,7 @@ final class HiccupMeter implements AutoCloseable {
     return endEpochMillis + " " + Base64.getEncoder().encodeToString(b);
   }
 
-  /** A line of the meter, or null if it is not one. */
+  /** A line of the meter as a histogram, or null if it is not one (the format's round trip). */
   static Map.Entry<Long, Histogram> decode(String line) {
     Map.Entry<Long, byte[]> e = split(line);
     Histogram h = e == null ? null : histogram(e.getValue());
