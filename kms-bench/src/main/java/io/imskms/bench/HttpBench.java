@@ -1139,8 +1139,7 @@ public final class HttpBench {
           OPEN_LOOP_CLIENTS);
     }
     if (hiccups != null) {
-      System.out.println("  (open loop: " + slow.summary(hiccups, System.currentTimeMillis()
-          - System.nanoTime() / 1_000_000) + ")");
+      System.out.println("  (open loop: " + slow.summary(hiccups, epochOffsetMillis()) + ")");
     }
     return row(f, String.format(Locale.ROOT, "%.0f/s", rate), done.get(), t1 - t0, h,
         errors.get(), s, b);
@@ -1193,6 +1192,11 @@ public final class HttpBench {
         ProcSampler.jitNanos(threads), trail);
   }
 
+  /** Epoch milliseconds minus {@link System#nanoTime()} in milliseconds: the meter's clock. */
+  static long epochOffsetMillis() {
+    return System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+  }
+
   /** A quiet start: the platform's delays with nothing of the benchmark running. */
   static final long REST_NANOS = 3_000_000_000L;
 
@@ -1201,7 +1205,7 @@ public final class HttpBench {
    * that ends at t1 has arrived: how late a thread sleeping 1 ms on the server's CPUs woke.
    */
   private String platformBetween(long t0, long t1) throws InterruptedException {
-    long offsetMillis = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+    long offsetMillis = epochOffsetMillis();
     long from = t0 / 1_000_000 + offsetMillis;
     long to = t1 / 1_000_000 + offsetMillis;
     Thread.sleep(Math.max(0, to + 50 - System.currentTimeMillis()));

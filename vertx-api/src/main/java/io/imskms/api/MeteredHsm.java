@@ -26,7 +26,7 @@ final class MeteredHsm {
   private MeteredHsm() {}
 
   /** One adapter method: its meter name and its {@code ok} timer (null: not timed). */
-  private record Call(Method method, String name, Timer ok) {}
+  private record Call(String name, Timer ok) {}
 
   /** The calls of one wrapped adapter, per interface (both declare {@code close}). */
   private record Calls(ApiMetrics metrics, ConcurrentHashMap<Method, Call> hsm,
@@ -57,7 +57,7 @@ final class MeteredHsm {
         x.setAccessible(true);
         String name = prefix + x.getName();
         boolean timed = !x.getName().equals("status") && !x.getName().equals("capabilities");
-        return new Call(x, name, timed ? calls.metrics().hsmCallTimer(name, "ok") : null);
+        return new Call(name, timed ? calls.metrics().hsmCallTimer(name, "ok") : null);
       });
     }
 
@@ -76,7 +76,7 @@ final class MeteredHsm {
       long t0 = System.nanoTime();
       Throwable failure = null;
       try {
-        Object result = call.method().invoke(target, args);
+        Object result = m.invoke(target, args); // m is the key made accessible in call(m)
         if (result instanceof HsmSession) {
           return Proxy.newProxyInstance(HsmSession.class.getClassLoader(),
               new Class<?>[] {HsmSession.class},
