@@ -27,22 +27,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
  * The server's side of the audit log: what each protocol request's record says, and the future
- * that must complete before its answer is sent. {@link KmsServer#run} records grants, {@link
- * Problems} records refusals; both send the answer only once {@link #append} completed, and answer
- * {@link Failure#AUDIT_UNAVAILABLE} when it failed.
+ * that must complete before its answer is sent. {@link KmsServer#run} records grants (with
+ * {@link #appendDurable}, on the HSM worker that computed the grant), {@link Problems} records
+ * refusals (with {@link #append}, from the event loop); both send the answer only once the
+ * records are durable, and answer {@link Failure#AUDIT_UNAVAILABLE} when they could not be.
  *
  * <p>Security guarantees: a record holds identities, codes, key versions, the SHA-256 of the
  * ticket and of the client certificate; never a key, PIN, wrapped key, ticket body, offer or
  * ciphertext. The fields are filled from the protocol messages' clear parts only (B-TID body,
  * ticket header), never from anything decrypted. With {@code audit.identities: pseudonymised}
  * the caller and {@code idA}, {@code idB}, {@code idBm} are written only as {@code p1:}
- * pseudonyms ({@link AuditPseudonyms}), never in clear; the HMAC runs on the worker thread that
- * served the request ({@link #warm}) or, for a refusal of an identity not cached, on a Vert.x
- * worker thread; never on the event loop.
+ * pseudonyms ({@link AuditPseudonyms}), never in clear; the HMAC runs on the HSM worker thread
+ * that served the request ({@link #appendDurable}) or, for a refusal of an identity not cached,
+ * on a Vert.x worker thread; never on the event loop.
  */
 final class AuditTrail {
   static final String FACTS = "kms.audit.facts";
@@ -64,24 +66,6 @@ final class AuditTrail {
     this.metrics = metrics;
   }
 
-  /**
-   * Computes the pseudonyms of the request's identities on the calling (worker) thread, so that
-   * {@link #append} on the event loop finds them cached. A failure is left to {@link #append}.
-   */
-  void warm(Facts f) {
-    if (pseudonyms == null) {
-      return;
-    }
-    try {
-      pseudonyms.pseudonym(f.caller);
-      pseudonyms.pseudonym(f.idA);
-      pseudonyms.pseudonym(f.idB);
-      pseudonyms.pseudonym(f.idBm);
-    } catch (HsmException | RuntimeException e) {
-      // append() tries again off the event loop, and fails the grant if it still cannot
-    }
-  }
-
   boolean healthy() {
     return log.healthy();
   }
@@ -95,27 +79,41 @@ final class AuditTrail {
   }
 
   /**
-   * Appends the records; the future completes on {@code vertx}'s current context once all are
-   * durable, or fails with {@link ApiFailure}({@link Failure#AUDIT_UNAVAILABLE}).
+   * Appends the records from the event loop (a refusal's, in {@link Problems}); the future
+   * completes on {@code vertx}'s current context once all are durable, or fails with {@link
+   * ApiFailure}({@link Failure#AUDIT_UNAVAILABLE}).
    */
   Future<Void> append(Vertx vertx, List<AuditEvent> events) {
-    if (pseudonyms == null) {
-      return write(vertx, events);
+    Context ctx = vertx.getOrCreateContext();
+    if (pseudonyms != null && Context.isOnEventLoopThread() && !allCached(events)) {
+      // An identity not seen recently: its HMAC runs on a worker thread, never on the event loop.
+      return vertx.executeBlocking(() -> pseudonymised(events), false)
+          .compose(mapped -> onContext(ctx, durable(mapped)));
     }
-    boolean cached = true;
+    return onContext(ctx, appendDurable(events));
+  }
+
+  /**
+   * Appends the records on the calling thread, which computes their pseudonyms when identities
+   * are pseudonymised (so not an event loop, unless all are cached): a grant's records, by the
+   * HSM worker that computed the grant. The stage completes on the audit writer's thread once
+   * all are durable, or fails with {@link ApiFailure}({@link Failure#AUDIT_UNAVAILABLE}).
+   */
+  CompletableFuture<Void> appendDurable(List<AuditEvent> events) {
+    try {
+      return durable(pseudonyms == null ? events : pseudonymised(events));
+    } catch (ApiFailure f) {
+      return CompletableFuture.failedFuture(f);
+    }
+  }
+
+  private boolean allCached(List<AuditEvent> events) {
     for (AuditEvent e : events) {
-      cached &= pseudonyms.allCached(e, true);
-    }
-    if (cached || !Context.isOnEventLoopThread()) {
-      try {
-        return write(vertx, pseudonymised(events));
-      } catch (ApiFailure f) {
-        return Future.failedFuture(f);
+      if (!pseudonyms.allCached(e, true)) {
+        return false;
       }
     }
-    // An identity not seen recently: its HMAC runs on a worker thread, never on the event loop.
-    return vertx.executeBlocking(() -> pseudonymised(events), false)
-        .compose(mapped -> write(vertx, mapped));
+    return true;
   }
 
   /**
@@ -141,17 +139,27 @@ final class AuditTrail {
     return out;
   }
 
-  private Future<Void> write(Vertx vertx, List<AuditEvent> events) {
+  /** Hands the records to the log; the wait until durable is timed where it ends. */
+  private CompletableFuture<Void> durable(List<AuditEvent> events) {
     long t0 = System.nanoTime();
     CompletableFuture<?>[] fs = new CompletableFuture<?>[events.size()];
     for (int i = 0; i < fs.length; i++) {
       fs[i] = log.append(events.get(i));
     }
-    Promise<Void> p = Promise.promise();
-    var ctx = vertx.getOrCreateContext();
-    CompletableFuture.allOf(fs).whenComplete((v, t) -> ctx.runOnContext(x -> {
+    return CompletableFuture.allOf(fs).handle((v, t) -> {
       metrics.auditAppend(t == null ? "ok" : Failure.AUDIT_UNAVAILABLE.name(),
           System.nanoTime() - t0);
+      if (t != null) {
+        throw new CompletionException(new ApiFailure(Failure.AUDIT_UNAVAILABLE));
+      }
+      return null;
+    });
+  }
+
+  /** The stage's outcome on {@code ctx}: success, or AUDIT_UNAVAILABLE whatever the failure. */
+  private static Future<Void> onContext(Context ctx, CompletableFuture<Void> stage) {
+    Promise<Void> p = Promise.promise();
+    stage.whenComplete((v, t) -> ctx.runOnContext(x -> {
       if (t == null) {
         p.complete();
       } else {

@@ -1,12 +1,17 @@
 package io.imskms.api;
 
 import io.imskms.hsm.HsmStatus;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -19,6 +24,7 @@ import java.util.function.Supplier;
 final class HsmWorker {
   static final String NAME = "kms-hsm";
 
+  private final Vertx vertx;
   private final WorkerExecutor executor;
   private final Supplier<HsmStatus> hsmStatus;
   private final ApiMetrics metrics;
@@ -31,6 +37,7 @@ final class HsmWorker {
     if (poolSize < 1 || queueLimit < 0) {
       throw new IllegalArgumentException("worker pool size must be >= 1, queue limit >= 0");
     }
+    this.vertx = vertx;
     this.executor = vertx.createSharedWorkerExecutor(NAME, poolSize, maxExecuteTimeMs,
         TimeUnit.MILLISECONDS);
     this.hsmStatus = hsmStatus;
@@ -39,8 +46,17 @@ final class HsmWorker {
     this.capacity = poolSize + queueLimit;
   }
 
-  /** Runs {@code task} on the worker, timed as {@code operation}; see the class comment. */
-  <T> Future<T> submit(String operation, Callable<T> task) {
+  /**
+   * Runs {@code task} on the worker, timed as {@code operation} (see the class comment), then
+   * {@code then} with its result on the same worker thread; the returned future completes on
+   * the calling context once, when the stage {@code then} returned completes. The event loop is
+   * woken once per request, not once when the task ends and again when the stage does: a
+   * grant's audit records are handed to the audit log by the worker that computed the grant,
+   * and the loop hears of the request again only when they are durable. If {@code task} fails,
+   * {@code then} is not called and the future fails with the task's failure.
+   */
+  <T, R> Future<R> submit(String operation, Callable<T> task,
+      Function<T, CompletionStage<R>> then) {
     if (!hsmStatus.get().ready()) {
       metrics.operation(operation, Failure.HSM_UNAVAILABLE.name(), 0);
       return Future.failedFuture(new ApiFailure(Failure.HSM_UNAVAILABLE));
@@ -50,18 +66,46 @@ final class HsmWorker {
       metrics.operation(operation, Failure.SERVER_BUSY.name(), 0);
       return Future.failedFuture(new ApiFailure(Failure.SERVER_BUSY));
     }
+    Context caller = vertx.getOrCreateContext();
+    Promise<R> done = Promise.promise();
     long t0 = System.nanoTime();
-    Future<T> f;
     try {
-      f = executor.executeBlocking(task, false);
+      // The future executeBlocking returns gets no listener, so its completion wakes nobody:
+      // the request's only way back to the calling context is the runOnContext below.
+      executor.executeBlocking(() -> {
+        T result;
+        try {
+          result = task.call();
+        } catch (Throwable e) {
+          finished(operation, e, t0);
+          caller.runOnContext(v -> done.fail(e));
+          return null;
+        }
+        finished(operation, null, t0);
+        try {
+          then.apply(result).whenComplete((r, e) -> caller.runOnContext(v -> {
+            if (e == null) {
+              done.complete(r);
+            } else {
+              done.fail(e instanceof CompletionException && e.getCause() != null
+                  ? e.getCause() : e);
+            }
+          }));
+        } catch (RuntimeException e) {
+          caller.runOnContext(v -> done.fail(e));
+        }
+        return null;
+      }, false);
     } catch (RuntimeException e) {
       inFlight.decrementAndGet();
       return Future.failedFuture(new ApiFailure(Failure.SERVER_BUSY));
     }
-    return f.andThen(ar -> {
-      inFlight.decrementAndGet();
-      metrics.operation(operation, ApiMetrics.outcomeOf(ar.cause()), System.nanoTime() - t0);
-    });
+    return done.future();
+  }
+
+  private void finished(String operation, Throwable failure, long t0) {
+    inFlight.decrementAndGet();
+    metrics.operation(operation, ApiMetrics.outcomeOf(failure), System.nanoTime() - t0);
   }
 
   int inFlight() {

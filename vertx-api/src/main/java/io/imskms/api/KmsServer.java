@@ -41,7 +41,8 @@ import org.slf4j.MDC;
  * (at most {@code http.bodyLimitBytes}) → client certificate present on mailbox-only routes →
  * OpenAPI validation ({@link BodyValidation} on the protocol routes, validators built once) →
  * the operation's handler (identity of the client certificate, decoding) → {@link KmsOperations}
- * on the worker → JSON. Every failure on the way goes to {@link Problems}.
+ * on the worker, which then hands the grant's audit records to the audit log → once they are
+ * durable, JSON on the event loop. Every failure on the way goes to {@link Problems}.
  */
 public final class KmsServer extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(KmsServer.class);
@@ -280,30 +281,26 @@ public final class KmsServer extends VerticleBase {
     Callable<JsonObject> traced = () -> {
       MDC.put(JsonLayout.REQUEST_ID, requestId);
       try {
-        JsonObject result = task.call();
-        audit.warm(facts); // pseudonyms (if configured) on this worker thread, not the loop
-        return result;
+        return task.call();
       } finally {
         MDC.remove(JsonLayout.REQUEST_ID);
       }
     };
-    worker.submit(operation, traced).onComplete(ar -> {
-      if (ar.failed()) {
-        rc.fail(ar.cause()); // Problems records the refusal, then answers
-        return;
-      }
-      // The grant is recorded even if the client has gone: the KMS made the decision.
-      audit.append(vertx, facts.granted()).onComplete(w -> {
-        if (rc.response().ended() || rc.response().closed()) {
-          return;
-        }
-        if (w.succeeded()) {
-          json(rc, 200, ar.result());
-        } else {
-          rc.fail(w.cause());
-        }
-      });
-    });
+    // The worker that computed the grant hands its records to the audit log (pseudonyms, if
+    // configured, on that thread); the event loop hears of the request again once they are
+    // durable. The grant is recorded even if the client has gone: the KMS made the decision.
+    worker.submit(operation, traced,
+        result -> audit.appendDurable(facts.granted()).thenApply(v -> result))
+        .onComplete(ar -> {
+          if (ar.failed()) {
+            // a refusal (Problems records it, then answers) or AUDIT_UNAVAILABLE (not recorded)
+            rc.fail(ar.cause());
+            return;
+          }
+          if (!rc.response().ended() && !rc.response().closed()) {
+            json(rc, 200, ar.result());
+          }
+        });
   }
 
   /** The latest signed checkpoint (C2SP signed note), for witnesses and auditors. */

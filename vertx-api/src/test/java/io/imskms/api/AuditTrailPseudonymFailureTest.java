@@ -64,6 +64,12 @@ class AuditTrailPseudonymFailureTest {
           .toCompletionStage().toCompletableFuture().handle((v, t) -> t).get();
       assertTrue(grant instanceof ApiFailure a && a.failure() == Failure.AUDIT_UNAVAILABLE,
           String.valueOf(grant));
+      // The same grant handed over by the HSM worker that computed it (the server's path).
+      Throwable fromWorker = trail.appendDurable(List.of(AuditEvent.builder("bootstrap",
+          AuditEvent.Outcome.OK).requestId("g-worker").caller(CAROL).build()))
+          .handle((v, t) -> t).get();
+      assertTrue(fromWorker instanceof ApiFailure a
+          && a.failure() == Failure.AUDIT_UNAVAILABLE, String.valueOf(fromWorker));
 
       List<AuditRecord> rs = AuditTrailHttpsTest.records(dir);
       AuditRecord cached = rs.stream().filter(r -> "r-cached".equals(r.event().requestId()))
@@ -76,7 +82,8 @@ class AuditTrailPseudonymFailureTest {
       assertEquals("INTEGRITY", withheld.event().code());
       assertTrue(withheld.event().detail().contains("identities withheld"),
           withheld.event().detail());
-      assertFalse(rs.stream().anyMatch(r -> "g-new".equals(r.event().requestId())));
+      assertFalse(rs.stream().anyMatch(r -> "g-new".equals(r.event().requestId())
+          || "g-worker".equals(r.event().requestId())));
       assertFalse(String.join("\n", AuditTrailHttpsTest.lines(dir)).contains("carol@"));
     } finally {
       vertx.close().await();
