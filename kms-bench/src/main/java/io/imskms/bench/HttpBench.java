@@ -1160,6 +1160,7 @@ public final class HttpBench {
     ProcSampler.Cpu c0 = proc.cpu();
     ProcSampler.Cpu m0 = self.cpu();
     Map<String, Long> threads0 = proc.threadCpu();
+    Map<String, ProcSampler.Switches> switches0 = proc.threadSwitches();
     ServerSnapshot at0 = serverSnapshot();
     List<Long> trail = new ArrayList<>();
     // Long steps (a soak): RSS, heap and CPU once a minute, to show whether they stay flat.
@@ -1175,6 +1176,7 @@ public final class HttpBench {
     ProcSampler.Cpu c1 = proc.cpu();
     ProcSampler.Cpu m1 = self.cpu();
     Map<String, Long> threads1 = proc.threadCpu();
+    Map<String, ProcSampler.Switches> switches1 = proc.threadSwitches();
     long rss = proc.rssBytes();
     trail.add(rss);
     ServerSnapshot at1 = serverSnapshot();
@@ -1187,6 +1189,7 @@ public final class HttpBench {
     long answered = printServerSide(at0.timers(), at1.timers());
     Map<String, Long> threads = ProcSampler.minus(threads1, threads0);
     printThreads(threads, answered);
+    printSwitches(ProcSampler.minusSwitches(switches1, switches0), answered);
     System.out.printf(Locale.ROOT, "  (platform beside the server: %s)%n", platformBetween(t0, t1));
     return new Sample(c1.minus(c0), m1.minus(m0), rss, at1.heapBytes(), t1 - t0,
         ProcSampler.jitNanos(threads), trail);
@@ -1237,6 +1240,32 @@ public final class HttpBench {
         workers / 1e6 / answered, loops / 1e6 / answered, audit / 1e6 / answered,
         jit / 1e6 / answered, other / 1e6 / answered,
         (double) workers / Math.max(1, all - jit));
+  }
+
+  /**
+   * One line: the server's thread switches per answered request over the step. A voluntary
+   * switch is a thread going to sleep to wait (for a request, a lock, the disk), so it counts
+   * the wake-ups a request costs: each hand-off between the event loop, the HSM workers and the
+   * audit writer is one. An involuntary one is the scheduler taking a running thread's CPU.
+   */
+  static void printSwitches(Map<String, ProcSampler.Switches> switches, long answered) {
+    if (answered <= 0 || switches.isEmpty()) {
+      return;
+    }
+    ProcSampler.Switches none = new ProcSampler.Switches(0, 0);
+    ProcSampler.Switches all = switches.values().stream().reduce(none, ProcSampler.Switches::plus);
+    ProcSampler.Switches loops = switches.entrySet().stream()
+        .filter(e -> e.getKey().startsWith("vert.x-event")).map(Map.Entry::getValue)
+        .reduce(none, ProcSampler.Switches::plus);
+    ProcSampler.Switches workers = switches.getOrDefault("kms-hsm-N", none);
+    ProcSampler.Switches audit = switches.getOrDefault("audit-writer", none);
+    double n = answered;
+    System.out.printf(Locale.ROOT, "  (server thread switches per request: waits %.2f (event loops"
+        + " %.2f, HSM workers %.2f, audit writer %.2f, other %.2f), preempted %.2f)%n",
+        all.voluntary() / n, loops.voluntary() / n, workers.voluntary() / n,
+        audit.voluntary() / n,
+        (all.voluntary() - loops.voluntary() - workers.voluntary() - audit.voluntary()) / n,
+        all.involuntary() / n);
   }
 
   /**

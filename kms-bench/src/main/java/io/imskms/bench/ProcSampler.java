@@ -80,6 +80,65 @@ final class ProcSampler {
     return out;
   }
 
+  /**
+   * How often a thread gave up its CPU: {@code voluntary} to wait (for work, a lock, the disk;
+   * each is a wake-up later), {@code involuntary} because the scheduler took the CPU away.
+   */
+  record Switches(long voluntary, long involuntary) {
+    Switches minus(Switches o) {
+      // A thread that ended in between takes its count with it: never below 0.
+      return new Switches(Math.max(0, voluntary - o.voluntary),
+          Math.max(0, involuntary - o.involuntary));
+    }
+
+    Switches plus(Switches o) {
+      return new Switches(voluntary + o.voluntary, involuntary + o.involuntary);
+    }
+  }
+
+  /**
+   * Context switches of the process's threads grouped as in {@link #threadCpu}, from
+   * /proc/PID/task/TID/status ({@code voluntary_ctxt_switches}, {@code
+   * nonvoluntary_ctxt_switches}).
+   */
+  java.util.Map<String, Switches> threadSwitches() {
+    java.util.Map<String, Switches> out = new java.util.TreeMap<>();
+    try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+      for (Path t : tasks.toList()) {
+        try {
+          String name = Files.readString(t.resolve("comm")).trim().replaceAll("[0-9]+", "N");
+          out.merge(name, parseSwitches(Files.readString(t.resolve("status"))), Switches::plus);
+        } catch (IOException gone) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return out;
+    }
+    return out;
+  }
+
+  static Switches parseSwitches(String status) {
+    long voluntary = 0;
+    long involuntary = 0;
+    for (String line : status.split("\n")) {
+      if (line.startsWith("voluntary_ctxt_switches:")) {
+        voluntary = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+      } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+        involuntary = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+      }
+    }
+    return new Switches(voluntary, involuntary);
+  }
+
+  /** Per thread group, the switches of {@code later} minus {@code earlier}. */
+  static java.util.Map<String, Switches> minusSwitches(java.util.Map<String, Switches> later,
+      java.util.Map<String, Switches> earlier) {
+    java.util.Map<String, Switches> out = new java.util.TreeMap<>();
+    later.forEach((k, v) -> out.put(k, v.minus(earlier.getOrDefault(k, new Switches(0, 0)))));
+    return out;
+  }
+
   /** CPU time (ns) of the JVM's JIT compiler threads ("C1/C2 CompilerThreadN") among these. */
   static long jitNanos(java.util.Map<String, Long> threadCpu) {
     return threadCpu.entrySet().stream().filter(e -> e.getKey().contains("Compiler"))

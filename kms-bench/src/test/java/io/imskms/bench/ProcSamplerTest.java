@@ -1,6 +1,7 @@
 package io.imskms.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -27,6 +28,25 @@ class ProcSamplerTest {
     assertEquals(Map.of("kms-hsm-N", 300L, "CN CompilerThre", 30L, "vert.x-eventloo", 0L,
         "gone-N", 0L, "new-thread", 7L), d);
     assertEquals(30L, ProcSampler.jitNanos(d));
+  }
+
+  @Test
+  void switches_readFromStatus_subtractPerGroup_neverBelowZero() {
+    String status = String.join("\n", "Name:\tkms-hsm-1", "State:\tS (sleeping)",
+        "Threads:\t1", "voluntary_ctxt_switches:\t1234", "nonvoluntary_ctxt_switches:\t56", "");
+    assertEquals(new ProcSampler.Switches(1234, 56), ProcSampler.parseSwitches(status));
+    Map<String, ProcSampler.Switches> before = Map.of(
+        "kms-hsm-N", new ProcSampler.Switches(10, 1), "gone-N", new ProcSampler.Switches(90, 9));
+    Map<String, ProcSampler.Switches> after = Map.of(
+        "kms-hsm-N", new ProcSampler.Switches(25, 4), "gone-N", new ProcSampler.Switches(5, 0),
+        "new-thread", new ProcSampler.Switches(3, 2));
+    assertEquals(Map.of("kms-hsm-N", new ProcSampler.Switches(15, 3),
+        "gone-N", new ProcSampler.Switches(0, 0), "new-thread", new ProcSampler.Switches(3, 2)),
+        ProcSampler.minusSwitches(after, before));
+    // Against this very process: some thread of the JVM has waited at least once.
+    ProcSampler self = new ProcSampler(ProcessHandle.current().pid());
+    assertTrue(self.threadSwitches().values().stream().mapToLong(ProcSampler.Switches::voluntary)
+        .sum() > 0);
   }
 
   @Test
