@@ -1272,7 +1272,7 @@ public final class HttpBench {
    * The server's own timers, by where a request spends its time: the whole answer
    * (kms_http_requests_seconds: from the request's arrival at the event loop to its answer, so
    * without the network, TLS records in flight and this harness), the protocol operation in it
-   * (kms_operations_seconds: the worker's queue, the HSM calls and the hop back) and the wait
+   * (kms_operations_seconds: the worker's queue and the HSM calls) and the wait
    * for its audit record (kms_audit_append_seconds: the group commit's fsync).
    */
   static final List<String> SERVER_TIMERS = List.of("kms_http_requests_seconds",

@@ -84,7 +84,7 @@ final class ApiMetrics {
   void auditAppend(String outcome, long nanos) {
     timers.computeIfAbsent(new Key("kms.audit.append", outcome, null, null, null),
         k -> timer(k.name(), "Waits of answers for their audit records: from handing them to"
-            + " the audit log to their being durable (fsync), back on the event loop",
+            + " the audit log to their being durable (fsync)",
             "outcome", k.v1()))
         .record(nanos, TimeUnit.NANOSECONDS);
   }
