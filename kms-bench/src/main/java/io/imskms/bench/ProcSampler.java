@@ -64,12 +64,21 @@ final class ProcSampler {
    * ("vert.x-eventloop-thread-N"), from /proc/PID/task/TID/stat and comm.
    */
   java.util.Map<String, Long> threadCpu() {
-    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    return perThreadGroup("stat", stat -> parseStat(stat).total(), Long::sum);
+  }
+
+  /**
+   * For each thread group (name with digits folded), {@code parse} of the threads' file {@code
+   * name} under /proc/PID/task/TID, merged with {@code merge}.
+   */
+  private <V> java.util.Map<String, V> perThreadGroup(String name,
+      java.util.function.Function<String, V> parse, java.util.function.BinaryOperator<V> merge) {
+    java.util.Map<String, V> out = new java.util.TreeMap<>();
     try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
       for (Path t : tasks.toList()) {
         try {
-          String name = Files.readString(t.resolve("comm")).trim().replaceAll("[0-9]+", "N");
-          out.merge(name, parseStat(Files.readString(t.resolve("stat"))).total(), Long::sum);
+          String group = Files.readString(t.resolve("comm")).trim().replaceAll("[0-9]+", "N");
+          out.merge(group, parse.apply(Files.readString(t.resolve(name))), merge);
         } catch (IOException gone) {
           // the thread ended meanwhile
         }
@@ -102,20 +111,7 @@ final class ProcSampler {
    * nonvoluntary_ctxt_switches}).
    */
   java.util.Map<String, Switches> threadSwitches() {
-    java.util.Map<String, Switches> out = new java.util.TreeMap<>();
-    try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
-      for (Path t : tasks.toList()) {
-        try {
-          String name = Files.readString(t.resolve("comm")).trim().replaceAll("[0-9]+", "N");
-          out.merge(name, parseSwitches(Files.readString(t.resolve("status"))), Switches::plus);
-        } catch (IOException gone) {
-          // the thread ended meanwhile
-        }
-      }
-    } catch (IOException e) {
-      return out;
-    }
-    return out;
+    return perThreadGroup("status", ProcSampler::parseSwitches, Switches::plus);
   }
 
   static Switches parseSwitches(String status) {

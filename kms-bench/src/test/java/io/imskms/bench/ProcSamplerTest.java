@@ -43,10 +43,11 @@ class ProcSamplerTest {
     assertEquals(Map.of("kms-hsm-N", new ProcSampler.Switches(15, 3),
         "gone-N", new ProcSampler.Switches(0, 0), "new-thread", new ProcSampler.Switches(3, 2)),
         ProcSampler.minusSwitches(after, before));
-    // Against this very process: some thread of the JVM has waited at least once.
+    // Against this very process: some thread of the JVM has waited at least once, and run.
     ProcSampler self = new ProcSampler(ProcessHandle.current().pid());
     assertTrue(self.threadSwitches().values().stream().mapToLong(ProcSampler.Switches::voluntary)
         .sum() > 0);
+    assertTrue(self.threadCpu().values().stream().mapToLong(Long::longValue).sum() > 0);
   }
 
   @Test

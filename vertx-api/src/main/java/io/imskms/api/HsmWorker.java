@@ -91,7 +91,7 @@ final class HsmWorker {
                   ? e.getCause() : e);
             }
           }));
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
           caller.runOnContext(v -> done.fail(e));
         }
         return null;
