@@ -899,6 +899,66 @@ public final class HttpBench {
         Stats.cpuMsPerRequest(cpu.get(), done.get()), errors.get());
   }
 
+  /**
+   * The bound as an open loop, printed on one line: the flow served in-process by kms-core at
+   * {@code rate} requests/s, sent at the same evenly spaced times as the HTTPS open loop, by as
+   * many threads as the server has HSM workers, latency from the intended send time. It is the
+   * latency that the HSM and this platform alone leave at that rate (no HTTP, TLS, JSON or
+   * audit log), the floor under the server's at the same load. Returns its errors.
+   */
+  private long openBound(Flow f, double rate, double seconds) throws InterruptedException {
+    int threadCount = o.serverWorkers() > 0 ? o.serverWorkers() : o.serverPool();
+    ConcurrentLinkedQueue<byte[]> q = requests(f, rate, o.warmup() + seconds);
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(
+        threadCount, r -> new Thread(r, "bound-open"));
+    Histogram h = Stats.newHistogram();
+    AtomicLong late = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    AtomicLong over5ms = new AtomicLong();
+    long period = (long) (1e9 / rate);
+    long begin = System.nanoTime() + 50_000_000L;
+    long t0 = begin + (long) (o.warmup() * 1e9);
+    long t1 = t0 + (long) (seconds * 1e9);
+    for (long i = 0; ; i++) {
+      long intended = begin + i * period;
+      if (intended >= t1) {
+        break;
+      }
+      long wait = intended - System.nanoTime();
+      if (wait > 0) {
+        LockSupport.parkNanos(wait);
+      }
+      boolean counted = intended >= t0;
+      byte[] request = take(f, q, late);
+      pool.execute(() -> {
+        try {
+          serveInProcess(f, request);
+          long took = System.nanoTime() - intended;
+          if (counted) {
+            synchronized (h) {
+              Stats.record(h, took);
+            }
+            if (took > 5_000_000L) {
+              over5ms.incrementAndGet();
+            }
+          }
+        } catch (Exception e) {
+          if (counted) {
+            errors.incrementAndGet();
+          }
+        }
+      });
+    }
+    pool.shutdown();
+    pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+    System.out.printf(Locale.ROOT, "  (bound as an open loop at %.0f/s on %d threads, no HTTP:"
+        + " p50 %.2f, p99 %.2f, p99.9 %.2f ms; %.1f%% over 5 ms%s)%n", rate, threadCount,
+        Stats.percentileMs(h, 50), Stats.percentileMs(h, 99), Stats.percentileMs(h, 99.9),
+        100.0 * over5ms.get() / Math.max(1, h.getTotalCount()),
+        errors.get() > 0 ? "; " + errors.get() + " errors" : "");
+    return errors.get();
+  }
+
   // --- HTTP ---------------------------------------------------------------------------------
 
   record Row(String flow, String mode, double rps, double p50, double p99, double p999,
@@ -1024,6 +1084,9 @@ public final class HttpBench {
   private Row openStep(Flow f, double rate, double seconds, boolean soak) throws Exception {
     int c = o.concurrency().stream().mapToInt(Integer::intValue).max().orElse(4);
     Bound b = bound(f, Math.min(c, 8));
+    if (o.bound() && !o.quick() && !soak) {
+      totalErrors += openBound(f, rate, seconds); // not in --quick: it must end within 2 min
+    }
     // A step's requests are made before it (at most 200,000). A soak's cannot be: a request
     // carries its timestamp, and one made longer ago than the replay window (300 s) is refused as stale. A
     // thread keeps about 5 s of fresh requests ready instead (its CPU counts as the client's).
