@@ -1506,8 +1506,9 @@ public final class HttpBench {
     long lookups = hsmCalls("session.findShared");
     long misses = hsmCalls("session.deriveShared");
     if (lookups > 0) {
-      System.out.printf(Locale.ROOT, "%nserver's recoveries: %d, found in its shared keys %d"
-          + " (%.1f%%)%n", lookups, lookups - misses, 100.0 * (lookups - misses) / lookups);
+      System.out.printf(Locale.ROOT, "%nserver's shared-key lookups (keys recovered from B-TIDs"
+          + " and their request keys): %d, found %d (%.1f%%)%n", lookups, lookups - misses,
+          100.0 * (lookups - misses) / lookups);
     }
     System.out.printf(Locale.ROOT, "%ntoken objects before/after: %d/%d; session objects left by"
         + " the bound's %d-session pool: %d (and %d shared keys), by the server"

@@ -162,8 +162,7 @@ public final class DeferredDeliveryService {
       }
       // Fig 17 step 5: decrypt Em(ID-A, ID-Bm) with Km; compare with the plain identities.
       IdPairSecret em = IdPairSecret.decode(s.decryptGcm(
-          s.deriveKey(km.sessionKey(), Contexts.request(Wire.T_MAILBOX_KEY_REQUEST), REQUEST_KEY),
-          req.iv(), req.aad(), req.ciphertext()));
+          requestKey(s, km, Wire.T_MAILBOX_KEY_REQUEST), req.iv(), req.aad(), req.ciphertext()));
       if (!em.first().equals(offer.idA()) || !em.second().equals(req.idBm())) {
         throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "Em does not match the plain IDs");
       }
@@ -183,7 +182,7 @@ public final class DeferredDeliveryService {
       if (ka.role() != Role.UE || !ka.id().equals(offer.idA())) {
         throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "B-TID in the offer is not ID-A's");
       }
-      OfferSecret ea = decryptEa(s, ka.sessionKey(), offer);
+      OfferSecret ea = decryptEa(s, requestKey(s, ka, Wire.T_OFFER), offer);
       nonces.checkAndRecord(KmsBootstrapper.principal(Role.UE, offer.idA()), ea.nonce(),
           Instant.ofEpochMilli(ea.timestampMs()));
 
@@ -249,8 +248,7 @@ public final class DeferredDeliveryService {
       }
       // Fig 18 step 5: decrypt Eb(ID-A, ID-B) with Kb; compare with the plain identities.
       IdPairSecret eb = IdPairSecret.decode(s.decryptGcm(
-          s.deriveKey(kb.sessionKey(), Contexts.request(Wire.T_RETRIEVAL_REQUEST), REQUEST_KEY),
-          req.iv(), req.aad(), req.ciphertext()));
+          requestKey(s, kb, Wire.T_RETRIEVAL_REQUEST), req.iv(), req.aad(), req.ciphertext()));
       if (!eb.first().equals(offer.idA()) || !eb.second().equals(offer.idB())) {
         throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "Eb does not match the plain IDs");
       }
@@ -273,7 +271,8 @@ public final class DeferredDeliveryService {
       }
       // Fig 18 step 5: decrypt Ea with Ka. No freshness check: Ea is old by design (it was
       // checked for freshness and replay at Figure 17 step 5 and is bound to the ticket).
-      OfferSecret ea = decryptEa(s, ka, offer);
+      OfferSecret ea = decryptEa(s,
+          s.deriveKey(ka, Contexts.request(Wire.T_OFFER), REQUEST_KEY), offer);
       // Fig 18 step 5: re-derive K = KDF(media-root_v, media(Ra, ID-A, ID-B)).
       byte[] ra = ea.ra();
       KeyRef k = s.deriveKey(keys.key(KeyPurpose.MEDIA_ROOT, ticket.mediaRootVersion()),
@@ -286,11 +285,43 @@ public final class DeferredDeliveryService {
     });
   }
 
-  /** Decrypts Ea under KDF(Ka, request(0x11)) and checks its identities against the plain ones. */
-  private static OfferSecret decryptEa(HsmSession s, KeyRef ka, Offer offer)
+  /**
+   * The request key KDF(Ks, request(type)) of a key recovered from a B-TID. When Ks is shared on
+   * this node, so is its request key, under Ks's name with the label {@code
+   * imskms/v1/req-of-ks} and the message type: it is a function of Ks and the type alone, so a
+   * later request with the same B-TID bytes finds it and makes no derivation (docs/protocol.md
+   * section 12). The name always means the same base key (the B-TID bytes and wrappability name
+   * Ks), context and spec, as deriveShared requires. It is looked up only after {@code
+   * recover} made every check of the request's B-TID.
+   */
+  private static KeyRef requestKey(HsmSession s, BootstrappedKey ks, int type)
+      throws HsmException {
+    byte[] context = Contexts.request(type);
+    if (ks.sharedName() == null) {
+      return s.deriveKey(ks.sessionKey(), context, REQUEST_KEY);
+    }
+    byte[] name = requestKeyName(ks.sharedName(), type);
+    KeyRef found = s.findShared(name);
+    return found != null ? found
+        : s.deriveShared(ks.sessionKey(), context, REQUEST_KEY, name, ks.notAfterMs());
+  }
+
+  /** {@code imskms/v1/req-of-ks} ‖ type ‖ the shared name of Ks. */
+  static byte[] requestKeyName(byte[] ksName, int type) {
+    byte[] name = new byte[REQ_OF_KS.length + 1 + ksName.length];
+    System.arraycopy(REQ_OF_KS, 0, name, 0, REQ_OF_KS.length);
+    name[REQ_OF_KS.length] = (byte) type;
+    System.arraycopy(ksName, 0, name, REQ_OF_KS.length + 1, ksName.length);
+    return name;
+  }
+
+  private static final byte[] REQ_OF_KS =
+      "imskms/v1/req-of-ks".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /** Decrypts Ea under its request key KDF(Ka, request(0x11)); checks the identities in it. */
+  private static OfferSecret decryptEa(HsmSession s, KeyRef requestKey, Offer offer)
       throws HsmException, ProtocolException, KmsException {
-    OfferSecret ea = OfferSecret.decode(s.decryptGcm(
-        s.deriveKey(ka, Contexts.request(Wire.T_OFFER), REQUEST_KEY),
+    OfferSecret ea = OfferSecret.decode(s.decryptGcm(requestKey,
         offer.iv(), offer.header(), offer.ciphertext()));
     if (!ea.idA().equals(offer.idA()) || !ea.idB().equals(offer.idB())) {
       throw new KmsException(ErrorCode.IDENTITY_MISMATCH, "Ea does not match the plain IDs");

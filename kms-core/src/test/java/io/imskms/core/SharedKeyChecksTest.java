@@ -113,7 +113,7 @@ class SharedKeyChecksTest {
   void aSharedKey_ofACredentialRootVersionRetiredSince_isKeyRetired() throws Exception {
     Left m = leaveMessage(); // UE-A's and the mailbox's keys now shared
     assertTrue(m.k().equalContents(retrieve(m)));
-    assertShared(3); // Ka, Km, Kb
+    assertShared(6); // Ka, Km, Kb and the request key of each
     int v = sb.btid().credVersion();
     f.ring.rotate(KeyPurpose.CRED_ROOT, Duration.ZERO);
     f.ring.setState(KeyPurpose.CRED_ROOT, v, KeyState.RETIRED, Duration.ZERO);
@@ -126,7 +126,7 @@ class SharedKeyChecksTest {
   void aSharedKey_ofAnExpiredBtid_isExpiredBtid() throws Exception {
     Left m = leaveMessage();
     retrieve(m);
-    assertShared(3);
+    assertShared(6);
     f.clock.advance(DeferredDeliveryOptions.DEFAULTS.btidLifetime().plusSeconds(1));
 
     assertRefusedBoth(m, ErrorCode.EXPIRED_BTID);
@@ -136,8 +136,8 @@ class SharedKeyChecksTest {
   @Order(1)
   void aSharedKey_servesTheSameBtidAgain_andAnyChangedByteIsAMiss() throws Exception {
     leaveMessage();
-    Left again = leaveMessage(); // both recoveries found this time
-    assertShared(2);
+    Left again = leaveMessage(); // both recoveries and both request keys found this time
+    assertShared(4); // Ka, Km and their request keys, made by the first message only
     assertTrue(again.k().equalContents(retrieve(again)));
     // The mailbox's B-TID with one byte of its tag changed: not found, so the tag is checked.
     byte[] req = f.mailbox.keyRequest(sm, f.ue.offer(sa, BOB).offerBytes(), false)

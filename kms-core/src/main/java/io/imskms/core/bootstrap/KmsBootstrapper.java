@@ -160,14 +160,14 @@ public final class KmsBootstrapper implements Bootstrapper {
       principals.check(btid.id(), btid.generation());
       if (cached != null) {
         keys.key(KeyPurpose.CRED_ROOT, btid.credVersion()); // known and not retired, as deriveKp
-        return new BootstrappedKey(btid.role(), btid.id(), cached);
+        return new BootstrappedKey(btid.role(), btid.id(), cached, name, btid.notAfterMs());
       }
       KeyRef kp = deriveKp(s, keys, btid.role(), btid.id(), btid.credVersion(),
           btid.generation(), false);
       KeyRef ks = s.deriveShared(kp, Contexts.sessionKey(btid.body()),
           wrappable ? KS.wrappable() : KS, name, btid.notAfterMs());
       s.destroy(kp);
-      return new BootstrappedKey(btid.role(), btid.id(), ks);
+      return new BootstrappedKey(btid.role(), btid.id(), ks, name, btid.notAfterMs());
     } catch (ProtocolException e) {
       throw KmsException.of(e);
     } catch (HsmException e) {
