@@ -919,15 +919,7 @@ public final class HttpBench {
     long begin = System.nanoTime() + 50_000_000L;
     long t0 = begin + (long) (o.warmup() * 1e9);
     long t1 = t0 + (long) (seconds * 1e9);
-    for (long i = 0; ; i++) {
-      long intended = begin + i * period;
-      if (intended >= t1) {
-        break;
-      }
-      long wait = intended - System.nanoTime();
-      if (wait > 0) {
-        LockSupport.parkNanos(wait);
-      }
+    pace(begin, period, t1, intended -> {
       boolean counted = intended >= t0;
       byte[] request = take(f, q, late);
       pool.execute(() -> {
@@ -948,7 +940,7 @@ public final class HttpBench {
           }
         }
       });
-    }
+    });
     pool.shutdown();
     pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
     System.out.printf(Locale.ROOT, "  (bound as an open loop at %.0f/s on %d threads, no HTTP:"
@@ -957,6 +949,25 @@ public final class HttpBench {
         100.0 * over5ms.get() / Math.max(1, h.getTotalCount()),
         errors.get() > 0 ? "; " + errors.get() + " errors" : "");
     return errors.get();
+  }
+
+  /**
+   * Calls {@code send} with each intended send time (begin, begin + period, ... before t1) at
+   * that time: parked until then, or at once when already late (an open loop counts latency
+   * from the intended time, so lateness is not hidden).
+   */
+  static void pace(long begin, long period, long t1, java.util.function.LongConsumer send) {
+    for (long i = 0; ; i++) {
+      long intended = begin + i * period;
+      if (intended >= t1) {
+        return;
+      }
+      long wait = intended - System.nanoTime();
+      if (wait > 0) {
+        LockSupport.parkNanos(wait);
+      }
+      send.accept(intended);
+    }
   }
 
   // --- HTTP ---------------------------------------------------------------------------------
@@ -1137,29 +1148,21 @@ public final class HttpBench {
     long t0 = begin + (long) (Math.max(o.warmup(), OPEN_LOOP_SETTLE_SECONDS) * 1e9);
     long t1 = t0 + (long) (seconds * 1e9);
     SlowWindows slow = new SlowWindows(t0, t1);
-    Thread pacer = new Thread(() -> {
-      for (long i = 0; ; i++) {
-        long intended = begin + i * period;
-        if (intended >= t1) {
-          break;
-        }
-        long wait = intended - System.nanoTime();
-        if (wait > 0) {
-          LockSupport.parkNanos(wait);
-        }
+    Thread pacer = new Thread(() -> pace(begin, period, t1, intended -> {
         boolean counted = intended >= t0;
         if (inFlight.incrementAndGet() > 2_000) {
           inFlight.decrementAndGet();
           if (counted) {
             errors.incrementAndGet();
           }
-          continue;
+          return;
         }
         Integer client = idle.poll();
         if (client == null) {
           shared.incrementAndGet(); // more in flight than clients: one waits for a connection
         }
-        int ci = client != null ? client : (int) (i % OPEN_LOOP_CLIENTS);
+        int ci = client != null ? client
+            : (int) ((intended - begin) / period % OPEN_LOOP_CLIENTS);
         byte[] request = take(f, q, late);
         // Sent from the client's own context, as the closed loop does: a call from a plain
         // thread gets a new context each time, which costs the client far more CPU.
@@ -1182,8 +1185,7 @@ public final class HttpBench {
             errors.incrementAndGet();
           }
         }));
-      }
-    }, "open-loop");
+      }), "open-loop");
     pacer.start();
     Sample s = sampleWindow(t0, t1);
     lastTrail = s.rssTrail();
