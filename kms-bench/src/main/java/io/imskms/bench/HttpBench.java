@@ -914,7 +914,6 @@ public final class HttpBench {
     Histogram h = Stats.newHistogram();
     AtomicLong late = new AtomicLong();
     AtomicLong errors = new AtomicLong();
-    AtomicLong over5ms = new AtomicLong();
     long period = (long) (1e9 / rate);
     long begin = System.nanoTime() + 50_000_000L;
     long t0 = begin + (long) (o.warmup() * 1e9);
@@ -930,9 +929,6 @@ public final class HttpBench {
             synchronized (h) {
               Stats.record(h, took);
             }
-            if (took > 5_000_000L) {
-              over5ms.incrementAndGet();
-            }
           }
         } catch (Exception e) {
           if (counted) {
@@ -946,7 +942,8 @@ public final class HttpBench {
     System.out.printf(Locale.ROOT, "  (bound as an open loop at %.0f/s on %d threads, no HTTP:"
         + " p50 %.2f, p99 %.2f, p99.9 %.2f ms; %.1f%% over 5 ms%s)%n", rate, threadCount,
         Stats.percentileMs(h, 50), Stats.percentileMs(h, 99), Stats.percentileMs(h, 99.9),
-        100.0 * over5ms.get() / Math.max(1, h.getTotalCount()),
+        100.0 * (h.getTotalCount() - h.getCountBetweenValues(0, 5_000))
+            / Math.max(1, h.getTotalCount()),
         errors.get() > 0 ? "; " + errors.get() + " errors" : "");
     return errors.get();
   }
@@ -1281,6 +1278,11 @@ public final class HttpBench {
         + " " + HiccupMeter.summary(hiccups.between(from, to));
   }
 
+  /** The server's thread groups, as {@link ProcSampler} names them (digits folded). */
+  static final String HSM_WORKERS = "kms-hsm-N";
+  static final String EVENT_LOOPS = "vert.x-event";
+  static final String AUDIT_WRITER = "audit-writer";
+
   /**
    * One line: the server's CPU per answered request by thread group over the step. The HSM
    * workers run the same kms-core and adapter code as the bound, so their figure should be
@@ -1295,10 +1297,10 @@ public final class HttpBench {
     }
     long all = threads.values().stream().mapToLong(Long::longValue).sum();
     long jit = ProcSampler.jitNanos(threads);
-    long workers = threads.getOrDefault("kms-hsm-N", 0L);
-    long loops = threads.entrySet().stream().filter(e -> e.getKey().startsWith("vert.x-event"))
+    long workers = threads.getOrDefault(HSM_WORKERS, 0L);
+    long loops = threads.entrySet().stream().filter(e -> e.getKey().startsWith(EVENT_LOOPS))
         .mapToLong(Map.Entry::getValue).sum();
-    long audit = threads.getOrDefault("audit-writer", 0L);
+    long audit = threads.getOrDefault(AUDIT_WRITER, 0L);
     long other = all - jit - workers - loops - audit;
     System.out.printf(Locale.ROOT, "  (server CPU per request by thread: HSM workers %.3f ms,"
         + " event loops %.3f, audit writer %.3f, JIT compiler %.3f, other %.3f; ceiling %.2f)%n",
@@ -1317,13 +1319,13 @@ public final class HttpBench {
     if (answered <= 0 || switches.isEmpty()) {
       return;
     }
-    ProcSampler.Switches none = new ProcSampler.Switches(0, 0);
+    ProcSampler.Switches none = ProcSampler.Switches.NONE;
     ProcSampler.Switches all = switches.values().stream().reduce(none, ProcSampler.Switches::plus);
     ProcSampler.Switches loops = switches.entrySet().stream()
-        .filter(e -> e.getKey().startsWith("vert.x-event")).map(Map.Entry::getValue)
+        .filter(e -> e.getKey().startsWith(EVENT_LOOPS)).map(Map.Entry::getValue)
         .reduce(none, ProcSampler.Switches::plus);
-    ProcSampler.Switches workers = switches.getOrDefault("kms-hsm-N", none);
-    ProcSampler.Switches audit = switches.getOrDefault("audit-writer", none);
+    ProcSampler.Switches workers = switches.getOrDefault(HSM_WORKERS, none);
+    ProcSampler.Switches audit = switches.getOrDefault(AUDIT_WRITER, none);
     double n = answered;
     System.out.printf(Locale.ROOT, "  (server thread switches per request: waits %.2f (event loops"
         + " %.2f, HSM workers %.2f, audit writer %.2f, other %.2f), preempted %.2f)%n",

@@ -94,8 +94,9 @@ final class ProcSampler {
    * each is a wake-up later), {@code involuntary} because the scheduler took the CPU away.
    */
   record Switches(long voluntary, long involuntary) {
+    static final Switches NONE = new Switches(0, 0);
+
     Switches minus(Switches o) {
-      // A thread that ended in between takes its count with it: never below 0.
       return new Switches(Math.max(0, voluntary - o.voluntary),
           Math.max(0, involuntary - o.involuntary));
     }
@@ -130,9 +131,7 @@ final class ProcSampler {
   /** Per thread group, the switches of {@code later} minus {@code earlier}. */
   static java.util.Map<String, Switches> minusSwitches(java.util.Map<String, Switches> later,
       java.util.Map<String, Switches> earlier) {
-    java.util.Map<String, Switches> out = new java.util.TreeMap<>();
-    later.forEach((k, v) -> out.put(k, v.minus(earlier.getOrDefault(k, new Switches(0, 0)))));
-    return out;
+    return minus(later, earlier, Switches.NONE, Switches::minus);
   }
 
   /** CPU time (ns) of the JVM's JIT compiler threads ("C1/C2 CompilerThreadN") among these. */
@@ -149,9 +148,18 @@ final class ProcSampler {
   /** Per thread group, the CPU time of {@code later} minus {@code earlier} (groups of later). */
   static java.util.Map<String, Long> minus(java.util.Map<String, Long> later,
       java.util.Map<String, Long> earlier) {
-    java.util.Map<String, Long> out = new java.util.TreeMap<>();
-    // A thread that ended in between takes its time with it: never below 0.
-    later.forEach((k, v) -> out.put(k, Math.max(0, v - earlier.getOrDefault(k, 0L))));
+    return minus(later, earlier, 0L, (a, b) -> Math.max(0, a - b));
+  }
+
+  /**
+   * Per thread group of {@code later}, its value minus {@code earlier}'s ({@code zero} for a new
+   * group). A thread that ended in between takes its counts with it, so {@code subtract} must
+   * never go below zero.
+   */
+  private static <V> java.util.Map<String, V> minus(java.util.Map<String, V> later,
+      java.util.Map<String, V> earlier, V zero, java.util.function.BinaryOperator<V> subtract) {
+    java.util.Map<String, V> out = new java.util.TreeMap<>();
+    later.forEach((k, v) -> out.put(k, subtract.apply(v, earlier.getOrDefault(k, zero))));
     return out;
   }
 

@@ -307,7 +307,7 @@ public final class DeferredDeliveryService {
   }
 
   /** {@code imskms/v1/req-of-ks} ‖ type ‖ the shared name of Ks. */
-  static byte[] requestKeyName(byte[] ksName, int type) {
+  private static byte[] requestKeyName(byte[] ksName, int type) {
     byte[] name = new byte[REQ_OF_KS.length + 1 + ksName.length];
     System.arraycopy(REQ_OF_KS, 0, name, 0, REQ_OF_KS.length);
     name[REQ_OF_KS.length] = (byte) type;
