@@ -904,7 +904,9 @@ public final class HttpBench {
    * {@code rate} requests/s, sent at the same evenly spaced times as the HTTPS open loop, by as
    * many threads as the server has HSM workers, latency from the intended send time. It is the
    * latency that the HSM and this platform alone leave at that rate (no HTTP, TLS, JSON or
-   * audit log), the floor under the server's at the same load. Returns its errors.
+   * audit log), the floor under the server's at the same load, and the CPU time its threads
+   * spent per request, to set beside the server's HSM workers at the same rate. Returns its
+   * errors.
    */
   private long openBound(Flow f, double rate, double seconds) throws InterruptedException {
     int threadCount = o.serverWorkers() > 0 ? o.serverWorkers() : o.serverPool();
@@ -914,6 +916,7 @@ public final class HttpBench {
     Histogram h = Stats.newHistogram();
     AtomicLong late = new AtomicLong();
     AtomicLong errors = new AtomicLong();
+    AtomicLong cpu = new AtomicLong();
     long period = (long) (1e9 / rate);
     long begin = System.nanoTime() + 50_000_000L;
     long t0 = begin + (long) (o.warmup() * 1e9);
@@ -923,9 +926,11 @@ public final class HttpBench {
       byte[] request = take(f, q, late);
       pool.execute(() -> {
         try {
+          long cpu0 = threads.getCurrentThreadCpuTime();
           serveInProcess(f, request);
           long took = System.nanoTime() - intended;
           if (counted) {
+            cpu.addAndGet(threads.getCurrentThreadCpuTime() - cpu0);
             synchronized (h) {
               Stats.record(h, took);
             }
@@ -940,10 +945,12 @@ public final class HttpBench {
     pool.shutdown();
     pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
     System.out.printf(Locale.ROOT, "  (bound as an open loop at %.0f/s on %d threads, no HTTP:"
-        + " p50 %.2f, p99 %.2f, p99.9 %.2f ms; %.1f%% over 5 ms%s)%n", rate, threadCount,
+        + " p50 %.2f, p99 %.2f, p99.9 %.2f ms; %.1f%% over 5 ms; CPU %.3f ms per request%s)%n",
+        rate, threadCount,
         Stats.percentileMs(h, 50), Stats.percentileMs(h, 99), Stats.percentileMs(h, 99.9),
         100.0 * (h.getTotalCount() - h.getCountBetweenValues(0, 5_000))
             / Math.max(1, h.getTotalCount()),
+        Stats.cpuMsPerRequest(cpu.get(), h.getTotalCount()),
         errors.get() > 0 ? "; " + errors.get() + " errors" : "");
     return errors.get();
   }
