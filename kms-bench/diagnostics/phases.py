@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Reads the files the request-phases patch writes and says where the slow answers' time went.
 
-usage: phases.py PHASES_FILE AUDIT_FILE [SECONDS]
+usage: phases.py PHASES_FILE AUDIT_FILE [SETTLE_SECONDS]
 
 Runs of requests separated by more than 1 s of silence are the harness's steps; for each of the
-last two, over its last SECONDS (default 15, an open loop's window), it prints each phase's
+last two (the open loops of a run with --open-rate), leaving out its first SETTLE_SECONDS
+(default 4, the open loop's settling time before its clock starts), it prints each phase's
 percentiles and sorts the answers over 5 ms (server-side, from the route's first handler to the
 answer's end) by what their wait for the audit record overlapped: a checkpoint, an fdatasync
 over 1 ms, or neither.
@@ -35,7 +36,7 @@ def main():
     rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
     rows = sorted((r for r in rows if r[1] > 0 and r[6] > 0), key=lambda r: r[0])
     audit = [list(map(int, l.split())) for l in open(sys.argv[2]) if l.strip()]
-    window = float(sys.argv[3]) if len(sys.argv) > 3 else 15.0
+    settle = float(sys.argv[3]) if len(sys.argv) > 3 else 4.0
     cps = sorted((a[1], a[4]) for a in audit if a[0] == 1)
     syncs = sorted((a[2], a[3]) for a in audit if a[0] == 2)
     cp_starts = [c[0] for c in cps]
@@ -48,11 +49,13 @@ def main():
         cur.append(r)
     steps.append(cur)
     for step in steps[-2:]:
-        end = step[-1][0]
-        sel = [r for r in step if r[0] >= end - window * 1e9]
+        begin = step[0][0] + settle * 1e9
+        sel = [r for r in step if r[0] >= begin]
+        seconds = max(1e-9, (sel[-1][0] - begin) / 1e9)
         slow = [r for r in sel if r[6] - r[0] > 5e6]
-        print("step: %d answers in its last %.0f s (%.0f/s); %d over 5 ms (%.1f%%)"
-              % (len(sel), window, len(sel) / window, len(slow), 100.0 * len(slow) / len(sel)))
+        print("step: %d answers in %.1f s after its first %.0f s (%.0f/s); %d over 5 ms (%.1f%%)"
+              % (len(sel), seconds, settle, len(sel) / seconds, len(slow),
+                 100.0 * len(slow) / len(sel)))
         for i, name in enumerate(PHASES):
             d = [(r[i + 1] - r[i]) / 1e6 for r in sel]
             ds = [(r[i + 1] - r[i]) / 1e6 for r in slow] or [0]
