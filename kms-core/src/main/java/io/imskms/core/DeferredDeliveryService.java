@@ -30,6 +30,7 @@ import io.imskms.protocol.Role;
 import io.imskms.protocol.Ticket;
 import io.imskms.protocol.UeADelivery;
 import io.imskms.protocol.Wire;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
@@ -50,6 +51,9 @@ import java.util.Optional;
  */
 public final class DeferredDeliveryService {
   static final KeySpec REQUEST_KEY = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.DECRYPT);
+  /** The label of a request key's shared name: {@code imskms/v1/req-of-ks} ‖ type ‖ Ks's name. */
+  private static final byte[] REQ_OF_KS =
+      "imskms/v1/req-of-ks".getBytes(StandardCharsets.US_ASCII);
   static final KeySpec KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP);
   /** The ticket KEK when issuing a ticket (Fig 17): it only wraps Ka. */
   static final KeySpec TICKET_WRAP_KEK = KeySpec.of(KeyAlgorithm.AES_256, KeyUsage.WRAP);
@@ -300,23 +304,11 @@ public final class DeferredDeliveryService {
     if (ks.sharedName() == null) {
       return s.deriveKey(ks.sessionKey(), context, REQUEST_KEY);
     }
-    byte[] name = requestKeyName(ks.sharedName(), type);
+    byte[] name = KmsBootstrapper.sharedKeyName(REQ_OF_KS, type, ks.sharedName());
     KeyRef found = s.findShared(name);
     return found != null ? found
         : s.deriveShared(ks.sessionKey(), context, REQUEST_KEY, name, ks.notAfterMs());
   }
-
-  /** {@code imskms/v1/req-of-ks} ‖ type ‖ the shared name of Ks. */
-  private static byte[] requestKeyName(byte[] ksName, int type) {
-    byte[] name = new byte[REQ_OF_KS.length + 1 + ksName.length];
-    System.arraycopy(REQ_OF_KS, 0, name, 0, REQ_OF_KS.length);
-    name[REQ_OF_KS.length] = (byte) type;
-    System.arraycopy(ksName, 0, name, REQ_OF_KS.length + 1, ksName.length);
-    return name;
-  }
-
-  private static final byte[] REQ_OF_KS =
-      "imskms/v1/req-of-ks".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /** Decrypts Ea under its request key KDF(Ka, request(0x11)); checks the identities in it. */
   private static OfferSecret decryptEa(HsmSession s, KeyRef requestKey, Offer offer)

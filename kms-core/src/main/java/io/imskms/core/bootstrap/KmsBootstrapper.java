@@ -180,10 +180,19 @@ public final class KmsBootstrapper implements Bootstrapper {
    * derived wrappable, for the ticket; Kb and Km are not) and the bytes as received.
    */
   static byte[] sharedName(byte[] btidBytes, boolean wrappable) {
-    byte[] name = new byte[SHARED_LABEL.length + 1 + btidBytes.length];
-    System.arraycopy(SHARED_LABEL, 0, name, 0, SHARED_LABEL.length);
-    name[SHARED_LABEL.length] = (byte) (wrappable ? 1 : 0);
-    System.arraycopy(btidBytes, 0, name, SHARED_LABEL.length + 1, btidBytes.length);
+    return sharedKeyName(SHARED_LABEL, wrappable ? 1 : 0, btidBytes);
+  }
+
+  /**
+   * A shared-key name (HsmSession#deriveShared): {@code label} ‖ one byte {@code tag} ‖ {@code
+   * tail}. The labels keep the kinds of shared keys apart; each kind's tag and tail say exactly
+   * which key of that kind it is.
+   */
+  public static byte[] sharedKeyName(byte[] label, int tag, byte[] tail) {
+    byte[] name = new byte[label.length + 1 + tail.length];
+    System.arraycopy(label, 0, name, 0, label.length);
+    name[label.length] = (byte) tag;
+    System.arraycopy(tail, 0, name, label.length + 1, tail.length);
     return name;
   }
 
